@@ -1,0 +1,97 @@
+"""Frozen, resolved settings: what the manifest, environment and flags add up to.
+
+``manifest.py`` builds these; every other module receives them explicitly. They hold plain
+values only (no tomlkit objects) and never a secret: a database URL with a password is kept
+as given by the user and redacted by ``db.py`` wherever it is shown.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+DEFAULT_NULL_TOKENS: tuple[str, ...] = ("NA", "N/A", "null", "NULL", "-", "#NULL!")
+DEFAULT_CHUNK_SIZE = 20
+DEFAULT_SAMPLE_ROWS = 20
+INFERENCE_MODES = ("heuristic", "llm")
+ENGINES = ("pgloader", "copy")
+
+
+@dataclass(frozen=True)
+class DialectOverrides:
+    """Dialect settings the user forced; None means "detect"."""
+
+    encoding: str | None = None
+    delimiter: str | None = None
+    quotechar: str | None = None
+    escapechar: str | None = None
+    header: bool | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"encoding": self.encoding, "delimiter": self.delimiter, "quotechar": self.quotechar,
+                "escapechar": self.escapechar, "header": self.header}
+
+
+@dataclass(frozen=True)
+class LlmSettings:
+    provider: str = "gemini"
+    model: str = "gemini-3.5-flash"
+    api_key_env: str | None = None
+    base_url: str | None = None
+    timeout: float = 60.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"provider": self.provider, "model": self.model, "api_key_env": self.api_key_env,
+                "base_url": self.base_url, "timeout": self.timeout}
+
+
+@dataclass(frozen=True)
+class TableSettings:
+    """One ``[tables.NAME]`` entry with defaults applied."""
+
+    name: str                      # the manifest key; task names use it (sample:NAME)
+    source: Path                   # absolute path of the CSV
+    source_text: str               # the source as written in the manifest (relative to the project)
+    table: str                     # the PostgreSQL table name
+    db_schema: str
+    dialect: DialectOverrides = DialectOverrides()
+    null_tokens: tuple[str, ...] = ()              # configured tokens: always NULL
+    default_null_tokens: tuple[str, ...] = DEFAULT_NULL_TOKENS  # NULL only where consistent
+    columns: tuple[tuple[str, str], ...] = ()      # type overrides: (header or column, type)
+    chunk_size: int = DEFAULT_CHUNK_SIZE
+    sample_rows: int = DEFAULT_SAMPLE_ROWS
+    inference: str = "heuristic"
+    engine: str = "pgloader"
+    max_rejects: int = 0
+
+    def sample_options(self) -> dict[str, Any]:
+        """Everything besides the CSV's bytes that sample.json depends on."""
+        return {"dialect": self.dialect.as_dict(), "null_tokens": list(self.null_tokens),
+                "default_null_tokens": list(self.default_null_tokens), "sample_rows": self.sample_rows}
+
+    def infer_options(self) -> dict[str, Any]:
+        """Everything besides sample.json that a chunk's types depend on."""
+        return {"chunk_size": self.chunk_size, "inference": self.inference,
+                "null_tokens": list(self.null_tokens)}
+
+
+@dataclass(frozen=True)
+class Project:
+    root: Path
+    manifest_path: Path | None
+    database: str | None           # URL, "env:VAR", or None for the embedded server
+    db_schema: str
+    build_dir: Path
+    schemas_dir: Path
+    tables: tuple[TableSettings, ...] = ()
+    llm: LlmSettings = field(default_factory=LlmSettings)
+
+    def table(self, name: str) -> TableSettings:
+        for table in self.tables:
+            if table.name == name:
+                return table
+        raise KeyError(name)
+
+    def table_build_dir(self, name: str) -> Path:
+        return self.build_dir / name
