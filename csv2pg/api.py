@@ -1,0 +1,258 @@
+"""The library behind the CLI: every command as a function returning a result object.
+
+Never prints and never exits; policy (what fails a build, what is stale) lives here, and
+``cli.py`` only parses arguments and renders what these functions return.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from csv2pg import graph
+from csv2pg.artifacts import try_read_artifact, write_artifact
+from csv2pg.dialect import detect_dialect
+from csv2pg.errors import Csv2pgError, DataError, UsageError
+from csv2pg.hashing import HashCache, hash_value
+from csv2pg.manifest import load_project, single_file_project
+from csv2pg.report import EventSink, TaskEvent, reporter_class
+from csv2pg.settings import Project, TableSettings
+from csv2pg.stages.infer import build_chunk_types, chunk_count
+from csv2pg.stages.sample import build_sample
+from csv2pg.stages.schema import build_table_schema
+
+
+@dataclass
+class TableOutcome:
+    table: str
+    status: str                    # "built", "up-to-date", "failed"
+    rows: int | None = None
+    rejects: int | None = None
+    error: str | None = None
+
+
+@dataclass
+class BuildResult:
+    tasks: list[TaskEvent]
+    tables: list[TableOutcome]
+    errors: list[Csv2pgError] = field(default_factory=list)
+    interrupted: bool = False
+    unfinished: list[dict[str, str]] = field(default_factory=list)  # resume: what was left and why
+
+    @property
+    def exit_code(self) -> int:
+        if self.interrupted:
+            return 130
+        return 1 if any(t.status == "failed" for t in self.tables) else 0
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "exit_code": self.exit_code,
+            "tables": [vars(t) for t in self.tables],
+            "tasks": [{"name": e.name, "status": e.status, "message": e.message} for e in self.tasks],
+            "unfinished": self.unfinished,
+        }
+
+
+def open_project(root: Path, flags: Mapping[str, Any] | None = None,
+                 environ: Mapping[str, str] | None = None) -> Project:
+    return load_project(root, flags=flags, environ=environ)
+
+
+def _select(project: Project, names: list[str] | None) -> list[TableSettings]:
+    if not names:
+        return list(project.tables)
+    known = {t.name for t in project.tables}
+    for name in names:
+        if name not in known:
+            import difflib
+
+            close = difflib.get_close_matches(name, sorted(known), n=1)
+            raise UsageError(f"no table {name!r} in the manifest",
+                             path=project.manifest_path,
+                             hint=f'did you mean "{close[0]}"?' if close else
+                             f"tables: {', '.join(sorted(known)) or '(none)'}")
+    return [t for t in project.tables if t.name in names]
+
+
+def _failure_path(project: Project, name: str) -> Path:
+    return project.table_build_dir(name) / "failure.json"
+
+
+def plan(project: Project, names: list[str] | None = None) -> list[dict[str, str]]:
+    """Every step a build would run, and why; also those whose input a step before them will remake.
+
+    Writes nothing and starts no server.
+    """
+    ctx = graph.BuildContext.for_project(project, start_database=False)
+    steps = graph.all_steps(ctx, _select(project, names))
+    will_run: dict[str, str] = {}
+    for step in steps:  # steps are in dependency order
+        reason = None
+        try:
+            reason = step.reason()
+        except Csv2pgError as error:
+            reason = f"fails: {error.message}"
+        if reason is None:
+            upstream = [d for d in step.deps if d in will_run]
+            if upstream:
+                reason = f"runs after {upstream[0]}, which may change its input"
+        if reason is not None:
+            will_run[step.name] = reason
+    return [{"name": name, "reason": reason} for name, reason in will_run.items()]
+
+
+def build(project: Project, names: list[str] | None = None, *, jobs: int = 1,
+          console: Console | None = None, resume: bool = False) -> BuildResult:
+    """Bring the database in line with the CSVs: run every step that is not up to date."""
+    tables = _select(project, names)
+    unfinished = plan(project, names) if resume else []
+    with graph.ProjectLock(project.build_dir):
+        ctx = graph.BuildContext.for_project(project)
+        steps = graph.all_steps(ctx, tables)
+        sink = EventSink()
+        code = graph.run_graph(ctx, steps, [f"import:{t.name}" for t in tables],
+                               reporter_class(sink, console), jobs)
+    return _summarise(project, tables, sink, ctx.errors, interrupted=code == 130,
+                      unfinished=unfinished)
+
+
+def _summarise(project: Project, tables: list[TableSettings], sink: EventSink,
+               errors: dict[str, Csv2pgError], *, interrupted: bool,
+               unfinished: list[dict[str, str]]) -> BuildResult:
+    outcomes = []
+    for table in tables:
+        events = [e for e in sink.events if e.name.split(":")[1] == table.name]
+        failed = [e for e in events if e.status == "failed"]
+        failure_path = _failure_path(project, table.name)
+        if failed or not any(e.name == f"import:{table.name}" for e in events):
+            task = failed[0].name if failed else f"import:{table.name}"
+            error = errors.get(task)
+            message = str(error) if error else (failed[0].message if failed else "did not run")
+            if interrupted and not failed:
+                message = "interrupted"
+            outcomes.append(TableOutcome(table.name, "failed", error=message))
+            write_artifact("failure", failure_path, {"table": table.name, "step": task,
+                                                      "message": message or "failed"})
+            continue
+        failure_path.unlink(missing_ok=True)
+        stamp = try_read_artifact("import", graph.stamp_path(project, table.name))
+        ran = any(e.status == "ran" for e in events)
+        outcomes.append(TableOutcome(table.name, "built" if ran else "up-to-date",
+                                     rows=stamp["rows"] if stamp else None,
+                                     rejects=stamp["rejects"] if stamp else None))
+    return BuildResult(sink.events, outcomes, list(errors.values()), interrupted, unfinished)
+
+
+def status(project: Project) -> list[dict[str, Any]]:
+    """Per table: state, rows, rejects, the CSV and the last import. Starts no server."""
+    steps_by_table: dict[str, list[dict[str, str]]] = {}
+    for item in plan(project):
+        steps_by_table.setdefault(item["name"].split(":")[1], []).append(item)
+    rows = []
+    for table in project.tables:
+        stamp = try_read_artifact("import", graph.stamp_path(project, table.name))
+        failure = try_read_artifact("failure", _failure_path(project, table.name))
+        pending = steps_by_table.get(table.name, [])
+        if failure is not None:
+            state = "failed"
+        elif stamp is None:
+            state = "never-built"
+        elif pending:
+            state = "stale"
+        else:
+            state = "up-to-date"
+        rows.append({
+            "table": table.name,
+            "state": state,
+            "rows": stamp["rows"] if stamp else None,
+            "rejects": stamp["rejects"] if stamp else None,
+            "csv": table.source_text,
+            "last_import": stamp["started_at"] if stamp else None,
+            "why": (failure["message"] if failure else pending[0]["reason"] if pending else None),
+        })
+    return rows
+
+
+def analyze(csv_path: Path, *, flags: Mapping[str, Any] | None = None,
+            table_entry: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Detect, profile and infer one CSV in memory; writes nothing."""
+    if not csv_path.is_file():
+        raise UsageError("no such file", path=csv_path)
+    project = single_file_project(csv_path, flags=flags, table_entry=table_entry)
+    table = project.tables[0]
+    csv_hash = HashCache(None).file_hash(table.source)
+    sample = build_sample(table, csv_hash, hash_value(table.sample_options()))
+    chunks = [build_chunk_types(table, sample, c)
+              for c in range(chunk_count(len(sample["columns"]), table.chunk_size))]
+    columns = [c for chunk in chunks for c in chunk]
+    if not sample["problems"]:
+        columns = build_table_schema(table, sample, chunks)["columns"]
+    dialect = sample["dialect"]
+    return {
+        "dialect": {k: dialect[k] for k in ("encoding", "delimiter", "quotechar", "escapechar", "has_header")},
+        "rows": sample["rows"],
+        "columns": [{"name": c["header"], "column": c["column"], "type": c["type"],
+                     "nullable": c["nullable"], "confidence": c["confidence"], "reason": c["reason"],
+                     "source": c["source"]} for c in columns],
+        "problems": sample["problems"],
+    }
+
+
+def validate(csv_path: Path, *, flags: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
+    """The problems a build would have with this CSV (empty when it would load)."""
+    try:
+        return list(analyze(csv_path, flags=flags)["problems"])
+    except DataError as error:
+        return [{"kind": "unreadable", "message": error.message, "line": error.line, "fix": error.hint}]
+
+
+def import_file(csv_path: Path, *, flags: Mapping[str, Any], table: str | None,
+                console: Console | None) -> BuildResult:
+    """Load one CSV without a manifest: the same steps, with the build dir under ./.csv2pg."""
+    if not csv_path.is_file():
+        raise UsageError("no such file", path=csv_path)
+    entry = {"table": table} if table else {}
+    project = single_file_project(csv_path, flags=flags, table_entry=entry)
+    cwd = Path.cwd()
+    build_dir = Path(flags.get("build_dir") or cwd / ".csv2pg").resolve()
+    project = Project(root=cwd, manifest_path=None, database=project.database,
+                      db_schema=project.db_schema, build_dir=build_dir,
+                      schemas_dir=build_dir / "schemas", tables=project.tables, llm=project.llm)
+    return build(project, console=console)
+
+
+def clean(project: Project, *, everything: bool = False) -> list[Path]:
+    """Remove the build artifacts (and, with ``everything``, the embedded database too)."""
+    removed = []
+    for table in project.tables:
+        directory = project.table_build_dir(table.name)
+        if directory.exists():
+            shutil.rmtree(directory)
+            removed.append(directory)
+    for name in ("hashes.json", "doit.sqlite"):
+        path = project.build_dir / name
+        if path.exists():
+            path.unlink()
+            removed.append(path)
+    if everything:
+        from csv2pg import db
+
+        pgdata = project.build_dir / "pg"
+        if pgdata.exists():
+            db.embedded_stop(pgdata)
+            shutil.rmtree(pgdata)
+            removed.append(pgdata)
+    return removed
+
+
+def detect(csv_path: Path) -> dict[str, Any]:
+    """The detected dialect of one file (used by ``init``)."""
+    from csv2pg.settings import DialectOverrides
+
+    return detect_dialect(csv_path, DialectOverrides()).as_dict()

@@ -1,0 +1,342 @@
+"""The command line: argparse sub-commands over ``csv2pg.api``.
+
+``main(argv) -> int`` parses, calls the library, renders the result. Expected failures
+(``Csv2pgError``) are caught here, once, and printed without a traceback; the exit code is
+0 success, 1 data or database failure, 2 usage or configuration.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from csv2pg import api
+from csv2pg.errors import EXIT_CONFIG, Csv2pgError, UsageError
+from csv2pg.manifest import SETTINGS
+
+DESCRIPTION = """\
+Turn a repository of CSV files into well-typed PostgreSQL tables.
+
+csv2pg.toml declares which CSVs become which tables. `csv2pg build` profiles each CSV,
+infers PostgreSQL types over the whole file, writes a reviewable schema to schemas/,
+generates a pgloader command file and loads the data. Only steps whose inputs changed
+run again, so an interrupted build resumes where it stopped.
+
+Start with:  csv2pg init && csv2pg build && csv2pg status
+"""
+
+EPILOG = """\
+Settings are taken from, in order: command-line flag, CSV2PG_* environment variable,
+csv2pg.toml, built-in default. Exit codes: 0 success, 1 data or database failure,
+2 usage or configuration error.
+"""
+
+
+def _stderr() -> Console:
+    return Console(stderr=True, highlight=False)
+
+
+def _stdout() -> Console:
+    return Console(highlight=False, soft_wrap=True)
+
+
+def _add_settings(parser: argparse.ArgumentParser, sections: Sequence[str]) -> None:
+    group = parser.add_argument_group("settings (override CSV2PG_* variables and csv2pg.toml)")
+    for setting in SETTINGS:
+        if setting.section not in sections:
+            continue
+        names = [setting.flag]
+        if setting.key == "database":
+            names.append("--db-url")
+        group.add_argument(*names, dest=setting.dest, type=setting.kind, default=None,
+                           metavar=setting.key.upper(), help=f"{setting.help} [{setting.env}]")
+
+
+def _add_format(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--format", choices=("text", "json"), default="text",
+                        help="output format (json is a stable interface)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="csv2pg", description=DESCRIPTION, epilog=EPILOG,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("-C", dest="directory", metavar="DIR", type=Path,
+                        help="run as if started in DIR (where csv2pg.toml is)")
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="say more")
+    parser.add_argument("--version", action="version", version=f"csv2pg {_version()}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    def command(name: str, summary: str, description: str) -> argparse.ArgumentParser:
+        return sub.add_parser(name, help=summary, description=f"{summary}\n\n{description}",
+                              formatter_class=argparse.RawDescriptionHelpFormatter)
+
+    p = command("init", "write or extend csv2pg.toml for the CSV files here",
+                "Finds CSV files (default: *.csv, *.tsv and *.psv, recursively) and writes a commented\n"
+                "csv2pg.toml with one [tables.NAME] entry each. Run it again after adding files: new\n"
+                "files are appended and your comments and edits are kept.\n\n"
+                "  csv2pg init                 # every CSV under this directory\n"
+                "  csv2pg init 'data/*.csv'    # only these")
+    p.add_argument("globs", nargs="*", metavar="GLOB", help="file patterns, relative to the project")
+
+    for name, summary, extra in (
+        ("build", "build every stale table: profile, infer, schema, load, import",
+         "Runs only the steps whose inputs changed. A failed table does not stop the others;\n"
+         "the exit code is 1 when any table failed.\n\n  csv2pg build\n  csv2pg build orders customers -j 2"),
+        ("resume", "say which steps were left unfinished and why, then build",
+         "The same as build, after listing the steps an interrupted build left undone."),
+    ):
+        p = command(name, summary, extra)
+        p.add_argument("tables", nargs="*", metavar="TABLE", help="manifest table names (default: all)")
+        p.add_argument("-j", "--jobs", type=int, default=1, help="steps to run at once (default 1)")
+        _add_format(p)
+        _add_settings(p, ("project", "defaults", "llm"))
+
+    p = command("plan", "list the steps a build would run, and why; changes nothing",
+                "Includes steps that will run because a step before them will remake their input.\n\n"
+                "  csv2pg plan --format json")
+    p.add_argument("tables", nargs="*", metavar="TABLE")
+    _add_format(p)
+    _add_settings(p, ("project", "defaults", "llm"))
+
+    p = command("status", "show each table's state, rows, rejects and last import",
+                "States: up-to-date, stale (an input changed; `why` says which), failed, never-built.")
+    _add_format(p)
+    _add_settings(p, ("project", "defaults", "llm"))
+
+    p = command("analyze", "detect the dialect and infer the types of one CSV (no manifest needed)",
+                "Reads the whole file, writes nothing.\n\n  csv2pg analyze data/orders.csv --format json")
+    p.add_argument("file", type=Path)
+    _add_format(p)
+    _add_settings(p, ("defaults", "llm"))
+
+    p = command("validate", "list the problems a build would have with one CSV, with line numbers",
+                "Exit 0 when the file would load, 1 when it has problems.")
+    p.add_argument("file", type=Path)
+    _add_format(p)
+
+    p = command("import", "load one CSV into a table without a manifest",
+                "Uses ./.csv2pg as build directory and the embedded database unless --database is given.\n\n"
+                "  csv2pg import data/orders.csv --table orders")
+    p.add_argument("file", type=Path)
+    p.add_argument("--table", help="table name (default: from the file name)")
+    _add_settings(p, ("project", "defaults"))
+
+    p = command("clean", "remove build artifacts (the committed schemas stay)",
+                "With --all the embedded database under the build directory is stopped and removed too.")
+    p.add_argument("--all", action="store_true", dest="everything", help="also remove the embedded database")
+    _add_settings(p, ("project",))
+
+    p = command("db", "the project's database: url, shell, start, stop, status",
+                "Without `database` in csv2pg.toml the project uses an embedded PostgreSQL under\n"
+                "<build_dir>/pg, started on demand; it keeps running until `csv2pg db stop`.\n\n"
+                "  psql \"$(csv2pg db url)\"")
+    p.add_argument("action", choices=("url", "shell", "start", "stop", "status"))
+    _add_settings(p, ("project",))
+    return parser
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("csv2pg")
+    except PackageNotFoundError:
+        return "0+unknown"
+
+
+def _flags(args: argparse.Namespace) -> dict[str, Any]:
+    return {s.dest: getattr(args, s.dest, None) for s in SETTINGS if getattr(args, s.dest, None) is not None}
+
+
+def _print_json(value: Any) -> None:
+    sys.stdout.write(json.dumps(value, indent=2, ensure_ascii=False, default=str) + "\n")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        if args.directory is not None:
+            if not args.directory.is_dir():
+                raise UsageError("-C: no such directory", path=args.directory)
+            os.chdir(args.directory)
+        return _dispatch(args)
+    except Csv2pgError as error:
+        _stderr().print(f"[bold red]error:[/] {error}", markup=True, highlight=False)
+        return error.exit_code
+    except KeyboardInterrupt:
+        _stderr().print("interrupted")
+        return 130
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    handler = globals()[f"cmd_{args.command}"]
+    return int(handler(args))
+
+
+def _project(args: argparse.Namespace) -> Any:
+    return api.open_project(Path.cwd(), _flags(args))
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    from csv2pg import scaffold
+
+    result = scaffold.init_manifest(Path.cwd(), args.globs)
+    err = _stderr()
+    if result.created:
+        err.print(f"wrote {result.path.name} with {len(result.added)} table(s)")
+    elif result.added:
+        err.print(f"added {len(result.added)} table(s) to {result.path.name}")
+    else:
+        err.print(f"{result.path.name} already lists every CSV found; nothing to add")
+    for name, source in result.added:
+        err.print(f"  [tables.{name}]  {source}", markup=False)
+    if not result.added and result.created:
+        return EXIT_CONFIG
+    return 0
+
+
+def _render_build(args: argparse.Namespace, result: api.BuildResult) -> int:
+    if args.format == "json":
+        _print_json(result.to_json())
+        return result.exit_code
+    err = _stderr()
+    for item in result.unfinished:
+        err.print(f"unfinished: {item['name']}: {item['reason']}", markup=False)
+    for outcome in result.tables:
+        if outcome.status == "failed":
+            err.print(f"[red]✗ {outcome.table}[/]: {outcome.error}")
+        elif outcome.status == "built":
+            err.print(f"[green]✓ {outcome.table}[/]: {outcome.rows} rows loaded, {outcome.rejects} rejected")
+        else:
+            err.print(f"· {outcome.table}: up to date ({outcome.rows} rows)")
+    ran = sum(1 for e in result.tasks if e.status == "ran")
+    err.print(f"{ran} step(s) ran, {len(result.tables)} table(s), "
+              f"{sum(1 for t in result.tables if t.status == 'failed')} failed")
+    return result.exit_code
+
+
+def cmd_build(args: argparse.Namespace, resume: bool = False) -> int:
+    project = _project(args)
+    console = _stderr() if args.format == "text" and sys.stderr.isatty() else None
+    result = api.build(project, args.tables, jobs=args.jobs, console=console, resume=resume)
+    return _render_build(args, result)
+
+
+def cmd_resume(args: argparse.Namespace) -> int:
+    return cmd_build(args, resume=True)
+
+
+def cmd_plan(args: argparse.Namespace) -> int:
+    tasks = api.plan(_project(args), args.tables)
+    if args.format == "json":
+        _print_json({"tasks": tasks})
+        return 0
+    out = _stdout()
+    if not tasks:
+        out.print("everything is up to date")
+    for task in tasks:
+        out.print(f"{task['name']:<32} {task['reason']}", markup=False)
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    rows = api.status(_project(args))
+    if args.format == "json":
+        _print_json([{k: r[k] for k in ("table", "state", "rows", "rejects", "csv", "last_import")} for r in rows])
+        return 0
+    table = Table("table", "state", "rows", "rejects", "csv", "last import", "why")
+    colours = {"up-to-date": "green", "stale": "yellow", "failed": "red", "never-built": "dim"}
+    for r in rows:
+        table.add_row(r["table"], f"[{colours[r['state']]}]{r['state']}[/]",
+                      "" if r["rows"] is None else f"{r['rows']:,}",
+                      "" if r["rejects"] is None else str(r["rejects"]), r["csv"],
+                      r["last_import"] or "", r["why"] or "")
+    _stdout().print(table)
+    return 0
+
+
+def cmd_analyze(args: argparse.Namespace) -> int:
+    result = api.analyze(args.file, flags=_flags(args))
+    if args.format == "json":
+        _print_json(result)
+        return 0
+    out = _stdout()
+    d = result["dialect"]
+    out.print(f"{args.file}: {result['rows']:,} rows, {len(result['columns'])} columns; "
+              f"encoding {d['encoding']}, delimiter {d['delimiter']!r}, quote {d['quotechar']!r}, "
+              f"header {'yes' if d['has_header'] else 'no'}", markup=False)
+    table = Table("header", "column", "type", "null", "conf.", "reason")
+    for c in result["columns"]:
+        table.add_row(c["name"], c["column"], c["type"], "yes" if c["nullable"] else "no",
+                      f"{c['confidence']:.2f}", c["reason"])
+    out.print(table)
+    for problem in result["problems"]:
+        out.print(f"[yellow]problem:[/] {problem['message']}")
+    return 0
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    problems = api.validate(args.file)
+    if args.format == "json":
+        _print_json({"file": str(args.file), "problems": problems})
+    else:
+        out = _stdout()
+        if not problems:
+            out.print(f"{args.file}: no problems found", markup=False)
+        for p in problems:
+            line = f":{p['line']}" if p.get("line") else ""
+            out.print(f"{args.file}{line}: {p['message']}", markup=False)
+            if p.get("fix"):
+                out.print(f"  fix: {p['fix']}", markup=False)
+    return 1 if problems else 0
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    args.format = "text"
+    console = _stderr() if sys.stderr.isatty() else None
+    result = api.import_file(args.file, flags=_flags(args), table=args.table, console=console)
+    return _render_build(args, result)
+
+
+def cmd_clean(args: argparse.Namespace) -> int:
+    removed = api.clean(_project(args), everything=args.everything)
+    err = _stderr()
+    for path in removed:
+        err.print(f"removed {path}", markup=False)
+    if not removed:
+        err.print("nothing to clean")
+    return 0
+
+
+def cmd_db(args: argparse.Namespace) -> int:
+    from csv2pg import db
+
+    project = _project(args)
+    database = db.resolve_database(project.database, project.build_dir)
+    if args.action == "url":
+        print(database.url())
+    elif args.action == "start":
+        database.url()
+        _stderr().print(f"running: {database.redacted()}", markup=False)
+    elif args.action == "stop":
+        stopped = db.embedded_stop(project.build_dir / "pg") if database.embedded else False
+        _stderr().print("stopped" if stopped else "not running (or not the embedded database)")
+    elif args.action == "status":
+        _print_json(database.status())
+    elif args.action == "shell":
+        return subprocess.call(["psql", database.url()])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,473 @@
+"""The build graph: manifest → doit tasks, and the only module that imports doit.
+
+Steps and artifacts (DESIGN.md):
+
+    sample:T          CSV                      → <build>/T/sample.json
+    infer:T:chunk_N   sample.json              → <build>/T/chunk_N.types.json
+    schema:T          chunk_*.types.json       → <schemas>/T.schema.json   (committed)
+    load:T            schema, sample.json      → <build>/T/T.load, <build>/T/T_import.sh
+    import:T          T.load, CSV, database    → <build>/T/import.json     (the stamp)
+
+A step is up to date when its output records the hashes of its inputs and options as they
+are now. That is decided from the files, by ``uptodate`` callables (doit's own database is a
+cache written only at the end of a run, so a killed run would otherwise lose every finished
+step). The same ``reason`` functions answer ``csv2pg plan``.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import stat
+import sys
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from doit.cmd_base import TaskLoader2
+from doit.doit_cmd import DoitMain
+from doit.loader import generate_tasks
+
+from csv2pg.artifacts import try_read_artifact, write_artifact
+from csv2pg.db import Database, resolve_database
+from csv2pg.dialect import detect_dialect, read_header
+from csv2pg.errors import Csv2pgError, DataError
+from csv2pg.hashing import HashCache, hash_value
+from csv2pg.settings import Project, TableSettings
+from csv2pg.stages.importer import build_import
+from csv2pg.stages.infer import build_chunk_types, chunk_count
+from csv2pg.stages.render import build_load
+from csv2pg.stages.sample import build_sample
+from csv2pg.stages.schema import build_table_schema, types_hash
+
+RENDER_VERSION = 1
+INPUTS_PREFIX = "-- csv2pg-inputs: "
+STEPS = ("sample", "infer", "schema", "load", "import")
+
+
+# ---------------------------------------------------------------------------------------------
+# Paths
+
+
+def sample_path(project: Project, name: str) -> Path:
+    return project.table_build_dir(name) / "sample.json"
+
+
+def chunk_path(project: Project, name: str, chunk: int) -> Path:
+    return project.table_build_dir(name) / f"chunk_{chunk}.types.json"
+
+
+def schema_path(project: Project, name: str) -> Path:
+    return project.schemas_dir / f"{name}.schema.json"
+
+
+def load_path(project: Project, name: str) -> Path:
+    return project.table_build_dir(name) / f"{name}.load"
+
+
+def script_path(project: Project, name: str) -> Path:
+    return project.table_build_dir(name) / f"{name}_import.sh"
+
+
+def stamp_path(project: Project, name: str) -> Path:
+    return project.table_build_dir(name) / "import.json"
+
+
+# ---------------------------------------------------------------------------------------------
+# Context shared by the steps of one run
+
+
+@dataclass
+class BuildContext:
+    """What every step of one run shares: settings, the hash cache, the database."""
+
+    project: Project
+    hashes: HashCache
+    start_database: bool = True
+    errors: dict[str, Csv2pgError] = field(default_factory=dict)
+    _database: Database | None = None
+    _identity: dict[str, str] | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @classmethod
+    def for_project(cls, project: Project, *, start_database: bool = True) -> BuildContext:
+        return cls(project, HashCache(project.build_dir / "hashes.json"), start_database)
+
+    @property
+    def database(self) -> Database:
+        with self._lock:
+            if self._database is None:
+                self._database = resolve_database(self.project.database, self.project.build_dir)
+            return self._database
+
+    def identity_hash(self) -> str | None:
+        """The hash of the database's identity (system identifier + database), or None if unknown."""
+        with self._lock:
+            cached = self._identity
+        if cached is None:
+            cached = self.database.identity(start=self.start_database)
+            if cached is None:
+                return None
+            with self._lock:
+                self._identity = cached
+        return hash_value(cached)
+
+    def csv_hash(self, table: TableSettings) -> str:
+        if not table.source.is_file():
+            raise DataError("the CSV file does not exist", path=table.source, table=table.name,
+                            hint=f"fix source = {table.source_text!r} in [tables.{table.name}]")
+        return self.hashes.file_hash(table.source)
+
+    def file_hash(self, path: Path) -> str | None:
+        try:
+            return self.hashes.file_hash(path)
+        except FileNotFoundError:
+            return None
+
+
+def column_count(ctx: BuildContext, table: TableSettings) -> int:
+    """The number of columns, known when the graph is built, so chunk tasks exist from the start.
+
+    An up-to-date sample.json answers without touching the CSV; otherwise the header is read.
+    """
+    sample = try_read_artifact("sample", sample_path(ctx.project, table.name))
+    if sample is not None and sample["inputs"]["csv"] == ctx.csv_hash(table):
+        return len(sample["columns"])
+    dialect = detect_dialect(table.source, table.dialect)
+    return len(read_header(table.source, dialect))
+
+
+# ---------------------------------------------------------------------------------------------
+# Why a step must run (None: it is up to date)
+
+
+def sample_reason(ctx: BuildContext, table: TableSettings) -> str | None:
+    doc = try_read_artifact("sample", sample_path(ctx.project, table.name))
+    if doc is None:
+        return "no sample.json yet"
+    if doc["inputs"]["csv"] != ctx.csv_hash(table):
+        return f"the CSV changed ({table.source_text})"
+    if doc["inputs"]["options"] != hash_value(table.sample_options()):
+        return "dialect, null-token or sampling options changed"
+    return None
+
+
+def chunk_reason(ctx: BuildContext, table: TableSettings, chunk: int) -> str | None:
+    doc = try_read_artifact("types", chunk_path(ctx.project, table.name, chunk))
+    if doc is None:
+        return f"no chunk_{chunk}.types.json yet"
+    if doc["inputs"]["sample"] != ctx.file_hash(sample_path(ctx.project, table.name)):
+        return "sample.json changed"
+    if doc["inputs"]["options"] != hash_value(table.infer_options()):
+        return "inference options changed"
+    return None
+
+
+def overrides_hash(table: TableSettings) -> str:
+    return hash_value([list(pair) for pair in table.columns])
+
+
+def schema_reason(ctx: BuildContext, table: TableSettings, chunks: int) -> str | None:
+    doc = try_read_artifact("table", schema_path(ctx.project, table.name))
+    if doc is None:
+        return f"no {table.name}.schema.json yet"
+    try:
+        current = types_hash(_read_chunks(ctx.project, table.name, chunks))
+    except Csv2pgError:
+        return "a chunk's types are missing"
+    if doc["inputs"]["types"] != current:
+        return "inferred types changed"
+    if doc["inputs"]["overrides"] != overrides_hash(table):
+        return f"overrides in [tables.{table.name}.columns] changed"
+    if doc["table"] != table.table or doc["db_schema"] != table.db_schema:
+        return "the target table name changed"
+    return None
+
+
+def load_inputs_hash(ctx: BuildContext, table: TableSettings) -> str | None:
+    schema_hash = ctx.file_hash(schema_path(ctx.project, table.name))
+    sample = try_read_artifact("sample", sample_path(ctx.project, table.name))
+    if schema_hash is None or sample is None:
+        return None
+    return hash_value({"schema": schema_hash, "dialect": sample["dialect"], "rows": sample["rows"],
+                       "render": RENDER_VERSION})
+
+
+def recorded_load_inputs(path: Path) -> str | None:
+    try:
+        with open(path, encoding="utf-8") as handle:
+            first = handle.readline()
+    except OSError:
+        return None
+    return first[len(INPUTS_PREFIX):].strip() if first.startswith(INPUTS_PREFIX) else None
+
+
+def load_reason(ctx: BuildContext, table: TableSettings) -> str | None:
+    recorded = recorded_load_inputs(load_path(ctx.project, table.name))
+    if recorded is None or not script_path(ctx.project, table.name).is_file():
+        return f"no {table.name}.load yet"
+    if recorded != load_inputs_hash(ctx, table):
+        return "the schema or the dialect changed"
+    return None
+
+
+def import_reason(ctx: BuildContext, table: TableSettings) -> str | None:
+    doc = try_read_artifact("import", stamp_path(ctx.project, table.name))
+    if doc is None:
+        return "never imported"
+    if doc["inputs"]["csv"] != ctx.csv_hash(table):
+        return f"the CSV changed ({table.source_text})"
+    if doc["inputs"]["load"] != ctx.file_hash(load_path(ctx.project, table.name)):
+        return f"{table.name}.load changed"
+    identity = ctx.identity_hash()
+    if identity is None:
+        return "the database does not exist yet"
+    if doc["inputs"]["database"] != identity:
+        return "the project points at another database"
+    return None
+
+
+# ---------------------------------------------------------------------------------------------
+# Actions: module-level functions with plain arguments
+
+
+def _read_chunks(project: Project, name: str, chunks: int) -> list[list[dict[str, Any]]]:
+    result = []
+    for chunk in range(chunks):
+        doc = try_read_artifact("types", chunk_path(project, name, chunk))
+        if doc is None:
+            raise DataError(f"chunk_{chunk}.types.json is missing", table=name)
+        result.append(doc["columns"])
+    return result
+
+
+def _guarded(task_name: str, ctx: BuildContext, body: Callable[[], dict[str, Any] | None]) -> Any:
+    """Run a step; an expected failure is kept for the report and fails the task without a traceback."""
+    try:
+        return body() or {}
+    except Csv2pgError as error:
+        if error.table is None:
+            error.table = task_name.split(":")[1]
+        ctx.errors[task_name] = error
+        return False
+
+
+def run_sample(ctx: BuildContext, table: TableSettings) -> Any:
+    def body() -> dict[str, Any]:
+        csv_hash = ctx.csv_hash(table)
+        doc = build_sample(table, csv_hash, hash_value(table.sample_options()))
+        write_artifact("sample", sample_path(ctx.project, table.name), doc)
+        ctx.hashes.save()
+        return {"rows": doc["rows"], "columns": len(doc["columns"])}
+    return _guarded(f"sample:{table.name}", ctx, body)
+
+
+def run_infer(ctx: BuildContext, table: TableSettings, chunk: int) -> Any:
+    def body() -> None:
+        path = sample_path(ctx.project, table.name)
+        sample = try_read_artifact("sample", path)
+        if sample is None:
+            raise DataError("sample.json is missing or unreadable", path=path)
+        columns = build_chunk_types(table, sample, chunk)
+        sample_hash = ctx.file_hash(path)
+        assert sample_hash is not None
+        write_artifact("types", chunk_path(ctx.project, table.name, chunk), {
+            "table": table.name, "chunk": chunk, "columns": columns,
+            "inputs": {"sample": sample_hash, "options": hash_value(table.infer_options())}})
+    return _guarded(f"infer:{table.name}:chunk_{chunk}", ctx, body)
+
+
+def run_schema(ctx: BuildContext, table: TableSettings, chunks: int) -> Any:
+    def body() -> None:
+        sample = try_read_artifact("sample", sample_path(ctx.project, table.name))
+        if sample is None:
+            raise DataError("sample.json is missing or unreadable", table=table.name)
+        doc = build_table_schema(table, sample, _read_chunks(ctx.project, table.name, chunks))
+        doc["inputs"] = {"types": doc["inputs"]["types"], "overrides": overrides_hash(table)}
+        write_artifact("table", schema_path(ctx.project, table.name), doc)
+    return _guarded(f"schema:{table.name}", ctx, body)
+
+
+def run_load(ctx: BuildContext, table: TableSettings) -> Any:
+    def body() -> None:
+        from csv2pg.artifacts import atomic_write_text, read_artifact
+
+        schema = read_artifact("table", schema_path(ctx.project, table.name))
+        sample = read_artifact("sample", sample_path(ctx.project, table.name))
+        inputs = load_inputs_hash(ctx, table)
+        load_text, script_text = build_load(schema, sample["dialect"], sample["rows"],
+                                            staging_table_name(table.table))
+        atomic_write_text(load_path(ctx.project, table.name), f"{INPUTS_PREFIX}{inputs}\n{load_text}")
+        script = script_path(ctx.project, table.name)
+        atomic_write_text(script, script_text)
+        script.chmod(script.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
+    return _guarded(f"load:{table.name}", ctx, body)
+
+
+def staging_table_name(table: str) -> str:
+    from csv2pg.identifiers import MAX_IDENTIFIER_BYTES
+
+    suffix = "__csv2pg_staging"
+    return table.encode("utf-8")[: MAX_IDENTIFIER_BYTES - len(suffix)].decode("utf-8", "ignore") + suffix
+
+
+def run_import(ctx: BuildContext, table: TableSettings) -> Any:
+    def body() -> dict[str, Any]:
+        from csv2pg.artifacts import read_artifact
+
+        schema = read_artifact("table", schema_path(ctx.project, table.name))
+        sample = read_artifact("sample", sample_path(ctx.project, table.name))
+        load = load_path(ctx.project, table.name)
+        load_hash = ctx.file_hash(load)
+        assert load_hash is not None
+        stamp = build_import(
+            table_name=table.table, table_schema=schema, sample=sample, load_file=load,
+            csv_path=table.source, csv_hash=ctx.csv_hash(table), load_hash=load_hash,
+            database=ctx.database, work_dir=ctx.project.table_build_dir(table.name),
+            max_rejects=table.max_rejects)
+        write_artifact("import", stamp_path(ctx.project, table.name), stamp)
+        return {"rows": stamp["rows"], "rejects": stamp["rejects"]}
+    return _guarded(f"import:{table.name}", ctx, body)
+
+
+# ---------------------------------------------------------------------------------------------
+# Task dicts
+
+
+def _uptodate(reason: Callable[[], str | None]) -> Callable[[], bool]:
+    def check() -> bool:
+        try:
+            return reason() is None
+        except Csv2pgError:
+            return False  # the action will run and report the problem properly
+    return check
+
+
+@dataclass(frozen=True)
+class StepSpec:
+    """One step of the graph, before doit sees it."""
+
+    name: str
+    basename: str
+    subname: str
+    deps: tuple[str, ...]
+    targets: tuple[Path, ...]
+    action: tuple[Callable[..., Any], tuple[Any, ...]]
+    reason: Callable[[], str | None]
+    table: str
+
+
+def table_steps(ctx: BuildContext, table: TableSettings) -> list[StepSpec]:
+    p, n = ctx.project, table.name
+    chunks = chunk_count(column_count(ctx, table), table.chunk_size)
+    steps = [StepSpec(f"sample:{n}", "sample", n, (), (sample_path(p, n),),
+                      (run_sample, (ctx, table)), lambda: sample_reason(ctx, table), n)]
+    for c in range(chunks):
+        steps.append(StepSpec(f"infer:{n}:chunk_{c}", "infer", f"{n}:chunk_{c}", (f"sample:{n}",),
+                              (chunk_path(p, n, c),), (run_infer, (ctx, table, c)),
+                              lambda c=c: chunk_reason(ctx, table, c), n))  # type: ignore[misc]
+    steps.append(StepSpec(f"schema:{n}", "schema", n, tuple(f"infer:{n}:chunk_{c}" for c in range(chunks)),
+                          (schema_path(p, n),), (run_schema, (ctx, table, chunks)),
+                          lambda: schema_reason(ctx, table, chunks), n))
+    steps.append(StepSpec(f"load:{n}", "load", n, (f"schema:{n}",), (load_path(p, n), script_path(p, n)),
+                          (run_load, (ctx, table)), lambda: load_reason(ctx, table), n))
+    steps.append(StepSpec(f"import:{n}", "import", n, (f"load:{n}",), (stamp_path(p, n),),
+                          (run_import, (ctx, table)), lambda: import_reason(ctx, table), n))
+    return steps
+
+
+def all_steps(ctx: BuildContext, tables: list[TableSettings] | None = None) -> list[StepSpec]:
+    steps: list[StepSpec] = []
+    for table in ctx.project.tables if tables is None else tables:
+        steps.extend(table_steps(ctx, table))
+    return steps
+
+
+def to_task_dicts(steps: list[StepSpec]) -> dict[str, list[dict[str, Any]]]:
+    by_base: dict[str, list[dict[str, Any]]] = {base: [] for base in STEPS}
+    for step in steps:
+        by_base[step.basename].append({
+            "name": step.subname,
+            "actions": [step.action],
+            "task_dep": list(step.deps),
+            "targets": [str(t) for t in step.targets],
+            "uptodate": [_uptodate(step.reason)],
+            "io": {"capture": False},  # doit's capture swaps sys.stdout globally: unsafe with threads
+            "meta": {"table": step.table},
+            "doc": f"{step.basename} step of table {step.table}",
+        })
+    return by_base
+
+
+class GraphLoader(TaskLoader2):  # type: ignore[misc]
+    """Serves the graph to doit (``DoitMain(GraphLoader(...)).run(argv)``)."""
+
+    def __init__(self, steps: list[StepSpec], config: dict[str, Any]) -> None:
+        super().__init__()
+        self.steps = steps
+        self.config = config
+
+    def setup(self, opt_values: dict[str, Any]) -> None:
+        pass
+
+    def load_doit_config(self) -> dict[str, Any]:
+        return self.config
+
+    def load_tasks(self, cmd: Any, pos_args: list[str]) -> list[Any]:
+        tasks: list[Any] = []
+        for base, dicts in to_task_dicts(self.steps).items():
+            if dicts:
+                tasks += generate_tasks(base, iter(dicts), f"{base} steps")
+        return tasks
+
+
+def doit_config(project: Project, reporter: type, jobs: int) -> dict[str, Any]:
+    return {
+        "dep_file": str(project.build_dir / "doit.sqlite"),
+        "backend": "sqlite3",
+        "verbosity": 0,
+        "reporter": reporter,
+        "num_process": jobs if jobs > 1 else 0,
+        "par_type": "thread",
+        "continue": True,  # like make -k: one table's failure does not stop the others
+    }
+
+
+class ProjectLock:
+    """An exclusive lock on the build directory, so two builds never interleave."""
+
+    def __init__(self, build_dir: Path) -> None:
+        self.path = build_dir / "lock"
+        self._handle: Any = None
+
+    def __enter__(self) -> ProjectLock:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._handle = open(self.path, "w")
+        try:
+            fcntl.flock(self._handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self._handle.close()
+            raise Csv2pgError("another csv2pg build is running in this project", path=self.path.parent,
+                              hint="wait for it to finish, or stop it") from None
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._handle is not None:
+            fcntl.flock(self._handle, fcntl.LOCK_UN)
+            self._handle.close()
+
+
+def run_graph(ctx: BuildContext, steps: list[StepSpec], selected: list[str], reporter: type,
+              jobs: int = 1) -> int:
+    """Run ``selected`` tasks (and what they depend on). Returns doit's exit code (130 on Ctrl-C)."""
+    ctx.project.build_dir.mkdir(parents=True, exist_ok=True)
+    loader = GraphLoader(steps, doit_config(ctx.project, reporter, jobs))
+    try:
+        code = DoitMain(loader, config_filenames=()).run(["run", *selected])
+    except KeyboardInterrupt:
+        code = 130
+    finally:
+        ctx.hashes.save()
+        sys.stdout, sys.stderr = sys.__stdout__, sys.__stderr__  # doit may leave them swapped
+    return int(code or 0)

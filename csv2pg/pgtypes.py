@@ -1,0 +1,268 @@
+"""The type lattice: candidate PostgreSQL types and one parse check per candidate.
+
+Contract: ``parses_as(type_name, value)`` is True only when PostgreSQL's input function for
+that type accepts ``value`` as text (what COPY and pgloader hand it) *and* the value means
+the same whichever engine loads it. Every check accepts a subset of what PostgreSQL
+accepts, never more, so a type proven here over a whole file cannot fail at load time:
+
+- whitespace: PostgreSQL skips leading and trailing blanks (``isspace`` in the C locale) for
+  every type here except uuid, so the checks do too;
+- integers: ``[+-]?[0-9]+`` within the type's range; no ``1.0``, ``1e3``, ``1_000`` or ``0x1F``
+  (the last two only PostgreSQL 16+ accepts);
+- numeric: decimal notation with an optional exponent, or ``NaN`` (not ``Infinity``: before
+  PostgreSQL 14 numeric has none); double precision: the same plus ``Infinity``/``inf``,
+  within double's range (no overflow to infinity, no underflow to zero);
+- boolean: ``true/false/t/f/yes/no/y/n`` in any case (PostgreSQL also takes ``on/off/1/0``
+  and prefixes; this version does not);
+- date: ISO ``YYYY-MM-DD`` of a real calendar day (year 1 to 9999); timestamp: such a date
+  alone or followed by ``T`` or a space and ``HH:MM[:SS[.fraction]]``, without a zone;
+  timestamptz: a date and time *with* ``Z`` or ``±HH[:MM]`` (a zone-less value would depend
+  on the session's TimeZone); time: ``HH:MM[:SS[.fraction]]``, hours 00-23;
+- uuid: the canonical 8-4-4-4-12 hexadecimal form, any case, no braces.
+
+Pure functions of their argument; no locale, clock or environment reads. Imports nothing of
+csv2pg's.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import math
+import re
+from collections.abc import Callable, Mapping
+from decimal import Decimal
+from functools import lru_cache
+
+# Candidate types, narrowest first within each family, in the order inference prefers them.
+CANDIDATES: tuple[str, ...] = (
+    "boolean",
+    "smallint", "integer", "bigint",
+    "numeric", "double precision",
+    "date", "timestamp", "timestamptz",
+    "time",
+    "uuid",
+)
+
+# Families for widening: a value of an earlier member also parses as every later member
+# (except timestamptz, which demands an explicit zone; see the module docstring).
+FAMILIES: tuple[tuple[str, ...], ...] = (
+    ("boolean",),
+    ("smallint", "integer", "bigint", "numeric", "double precision"),
+    ("date", "timestamp", "timestamptz"),
+    ("time",),
+    ("uuid",),
+)
+
+INTEGER_RANGES: Mapping[str, tuple[int, int]] = {
+    "smallint": (-(2**15), 2**15 - 1),
+    "integer": (-(2**31), 2**31 - 1),
+    "bigint": (-(2**63), 2**63 - 1),
+}
+INTEGER_TYPES: tuple[str, ...] = ("smallint", "integer", "bigint")
+
+_PG_SPACE = " \t\n\r\v\f"  # isspace() in the C locale, what PostgreSQL's input functions skip
+_BIGINT_MAX_DIGITS = 19
+_MAX_EXPONENT = 1000  # far inside numeric's limits; larger exponents are not worth the risk
+
+_INTEGER = re.compile(r"[+-]?[0-9]+")
+_DECIMAL = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+_BOOLEAN_WORDS = frozenset({"true", "false", "t", "f", "yes", "no", "y", "n"})
+_INFINITY_WORDS = frozenset({"infinity", "+infinity", "-infinity", "inf", "+inf", "-inf"})
+_DATE = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})")
+_TIME = r"([0-9]{2}):([0-9]{2})(?::([0-9]{2})(?:\.[0-9]{1,9})?)?"
+_TIME_ONLY = re.compile(_TIME)
+_TIMESTAMP = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})(?:[T ]" + _TIME + r")?")
+_TIMESTAMPTZ = re.compile(
+    r"([0-9]{4})-([0-9]{2})-([0-9]{2})[T ]" + _TIME + r" ?(?:Z|[+-]([0-9]{2})(?::?([0-9]{2}))?)"
+)
+_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+
+
+def _trim(value: str) -> str:
+    return value.strip(_PG_SPACE)
+
+
+def _integer_value(value: str) -> int | None:
+    """The integer ``value`` spells (plain decimal digits, optional sign), else None."""
+    text = _trim(value)
+    if not _INTEGER.fullmatch(text):
+        return None
+    digits = text.lstrip("+-").lstrip("0")
+    if len(digits) > _BIGINT_MAX_DIGITS:
+        # Beyond every integer type; also keeps int() away from huge digit strings.
+        return None
+    return int(text)
+
+
+def _in_range(value: str, type_name: str) -> bool:
+    number = _integer_value(value)
+    if number is None:
+        return False
+    low, high = INTEGER_RANGES[type_name]
+    return low <= number <= high
+
+
+def parse_smallint(value: str) -> bool:
+    return _in_range(value, "smallint")
+
+
+def parse_integer(value: str) -> bool:
+    return _in_range(value, "integer")
+
+
+def parse_bigint(value: str) -> bool:
+    return _in_range(value, "bigint")
+
+
+def _exponent_ok(text: str) -> bool:
+    mark = max(text.find("e"), text.find("E"))
+    return mark < 0 or abs(int(text[mark + 1:])) <= _MAX_EXPONENT
+
+
+def parse_numeric(value: str) -> bool:
+    text = _trim(value)
+    if text.lower() == "nan":
+        return True
+    return bool(_DECIMAL.fullmatch(text)) and _exponent_ok(text)
+
+
+def parse_double(value: str) -> bool:
+    text = _trim(value)
+    lowered = text.lower()
+    if lowered == "nan" or lowered in _INFINITY_WORDS:
+        return True
+    if not _DECIMAL.fullmatch(text) or not _exponent_ok(text):
+        return False
+    number = float(text)
+    if math.isinf(number):
+        return False  # PostgreSQL: "is out of range for type double precision"
+    mantissa = text.split("e")[0].split("E")[0]
+    # Underflow to zero is an error too: a non-zero mantissa must stay non-zero.
+    return not (number == 0.0 and any(c in "123456789" for c in mantissa))
+
+
+def parse_boolean(value: str) -> bool:
+    return _trim(value).lower() in _BOOLEAN_WORDS
+
+
+def _real_date(year: str, month: str, day: str) -> bool:
+    try:
+        _dt.date(int(year), int(month), int(day))
+    except ValueError:
+        return False
+    return True
+
+
+def _real_time(hour: str, minute: str, second: str | None) -> bool:
+    return int(hour) <= 23 and int(minute) <= 59 and (second is None or int(second) <= 59)
+
+
+def parse_date(value: str) -> bool:
+    match = _DATE.fullmatch(_trim(value))
+    return bool(match) and _real_date(*match.groups())
+
+
+def parse_timestamp(value: str) -> bool:
+    match = _TIMESTAMP.fullmatch(_trim(value))
+    if not match:
+        return False
+    year, month, day, hour, minute, second = match.groups()
+    if not _real_date(year, month, day):
+        return False
+    return hour is None or _real_time(hour, minute, second)
+
+
+def parse_timestamptz(value: str) -> bool:
+    match = _TIMESTAMPTZ.fullmatch(_trim(value))
+    if not match:
+        return False
+    year, month, day, hour, minute, second, zone_hour, zone_minute = match.groups()
+    zone_ok = zone_hour is None or (int(zone_hour) <= 15 and int(zone_minute or 0) <= 59)
+    return _real_date(year, month, day) and _real_time(hour, minute, second) and zone_ok
+
+
+def parse_time(value: str) -> bool:
+    match = _TIME_ONLY.fullmatch(_trim(value))
+    return bool(match) and _real_time(*match.groups())
+
+
+def parse_uuid(value: str) -> bool:
+    return len(value) == 36 and bool(_UUID.fullmatch(value))
+
+
+PARSERS: Mapping[str, Callable[[str], bool]] = {
+    "boolean": parse_boolean,
+    "smallint": parse_smallint,
+    "integer": parse_integer,
+    "bigint": parse_bigint,
+    "numeric": parse_numeric,
+    "double precision": parse_double,
+    "date": parse_date,
+    "timestamp": parse_timestamp,
+    "timestamptz": parse_timestamptz,
+    "time": parse_time,
+    "uuid": parse_uuid,
+}
+
+
+def parses_as(type_name: str, value: str) -> bool:
+    """Whether PostgreSQL accepts ``value`` as ``type_name`` (a member of CANDIDATES)."""
+    return PARSERS[type_name](value)
+
+
+_CACHED_LENGTH = 64  # longer values are rare in typed columns and would bloat the cache
+
+
+def failing_candidates(value: str) -> tuple[str, ...]:
+    """The candidates ``value`` does not parse as, in CANDIDATES order."""
+    if len(value) <= _CACHED_LENGTH:
+        return _failing_cached(value)
+    return _failing(value)
+
+
+@lru_cache(maxsize=1 << 16)
+def _failing_cached(value: str) -> tuple[str, ...]:
+    return _failing(value)
+
+
+def _failing(value: str) -> tuple[str, ...]:
+    # Cheap shape tests first: most values fail most candidates for an obvious reason.
+    text = _trim(value)
+    first = text[:1]
+    numberish = first.isascii() and (first.isdigit() or first in "+-.nNiI")
+    failing: list[str] = []
+    for name in CANDIDATES:
+        if name in ("smallint", "integer", "bigint", "numeric", "double precision"):
+            ok = numberish and PARSERS[name](value)
+        elif name in ("date", "timestamp", "timestamptz"):
+            ok = len(text) >= 10 and text[4:5] == "-" and PARSERS[name](value)
+        elif name == "time":
+            ok = text[2:3] == ":" and parse_time(value)
+        elif name == "boolean":
+            ok = len(text) <= 5 and parse_boolean(value)
+        else:
+            ok = PARSERS[name](value)
+        if not ok:
+            failing.append(name)
+    return tuple(failing)
+
+
+def is_exponent_notation(value: str) -> bool:
+    """Whether a numeric value is written with an exponent (``1.5e3``)."""
+    text = _trim(value)
+    return ("e" in text or "E" in text) and bool(_DECIMAL.fullmatch(text))
+
+
+def decimal_shape(value: str) -> tuple[int, int] | None:
+    """(integer digits, scale) of a finite decimal value as written, else None.
+
+    Exponents are applied (``1.5e3`` is (4, 0)), leading zeros do not count, trailing zeros
+    after the point do (``1.50`` has scale 2, as in PostgreSQL's numeric). A column fits
+    ``numeric(p, s)`` when s >= every scale and p - s >= every integer-digit count.
+    """
+    text = _trim(value)
+    if not _DECIMAL.fullmatch(text) or not _exponent_ok(text):
+        return None
+    _, digits, exponent = Decimal(text).as_tuple()
+    assert isinstance(exponent, int)  # finite by the pattern above
+    return (max(len(digits) + exponent, 0), max(-exponent, 0))

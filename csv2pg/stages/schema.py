@@ -1,0 +1,112 @@
+"""Step ``schema:T``: every chunk's type decisions + overrides → ``schemas/T.schema.json``.
+
+Reads the chunk decisions, sample.json (for the proof of overrides and the profile's
+problems) and ``[tables.T.columns]``; writes nothing itself (the graph writes the artifact).
+Overrides bypass inference but not the proof: a forced type that the profile saw values fail
+is refused with those values and their line numbers.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from typing import Any
+
+from csv2pg.errors import ConfigError, DataError
+from csv2pg.hashing import hash_value
+from csv2pg.settings import TableSettings
+
+_SIZED = re.compile(r"^(numeric|char|varchar)\((\d+)(?:,(\d+))?\)$")
+
+
+def types_hash(chunks: list[list[dict[str, Any]]]) -> str:
+    """The hash of the decisions only, so the schema is remade only when a decision changes."""
+    return hash_value([column for chunk in chunks for column in chunk])
+
+
+def _candidate_of(pg_type: str) -> str:
+    sized = _SIZED.match(pg_type)
+    return sized.group(1) if sized else pg_type
+
+
+def _prove_override(table: TableSettings, profile: dict[str, Any], pg_type: str) -> None:
+    """Refuse an override that values of the column are known not to satisfy."""
+    failures: list[tuple[int, str]] = []
+    count = 0
+    candidate = profile["candidates"].get(_candidate_of(pg_type))
+    if candidate is not None and candidate["failures"]:
+        count = candidate["failures"]
+        failures = [(e["line"], e["value"]) for e in candidate["examples"]]
+    sized = _SIZED.match(pg_type)
+    if sized and sized.group(1) in ("char", "varchar") and (profile["max_length"] or 0) > int(sized.group(2)):
+        raise DataError(
+            f"column {profile['name']!r} is forced to {pg_type} in [tables.{table.name}.columns], "
+            f"but its longest value has {profile['max_length']} characters",
+            path=table.source, table=table.name, column=profile["column"],
+            hint=f"use text or a longer {sized.group(1)} for {profile['column']}")
+    if count:
+        shown = ", ".join(f"line {line}: {value!r}" for line, value in failures)
+        raise DataError(
+            f"column {profile['name']!r} is forced to {pg_type} in [tables.{table.name}.columns], "
+            f"but {count} value(s) are not {pg_type} ({shown})",
+            path=table.source, table=table.name, column=profile["column"],
+            hint="fix those rows, or choose a wider type (text always fits)")
+
+
+def _override_targets(table: TableSettings, columns: list[dict[str, Any]]) -> dict[int, str]:
+    by_name: dict[str, int] = {}
+    for index, column in enumerate(columns):
+        by_name.setdefault(column["header"], index)
+        by_name.setdefault(column["column"], index)
+    result: dict[int, str] = {}
+    for key, pg_type in table.columns:
+        if key not in by_name:
+            names = sorted({c["column"] for c in columns} | {c["header"] for c in columns})
+            close = difflib.get_close_matches(key, names, n=1, cutoff=0.5)
+            raise ConfigError(
+                f"[tables.{table.name}.columns] names a column {key!r} that {table.source_text} does not have",
+                key=f"tables.{table.name}.columns.{key}", table=table.name,
+                hint=(f'did you mean "{close[0]}"?' if close else
+                      f"the columns are: {', '.join(c['column'] for c in columns)}"))
+        result[by_name[key]] = pg_type
+    return result
+
+
+def _problems_error(table: TableSettings, sample: dict[str, Any]) -> DataError:
+    first = sample["problems"][0]
+    more = len(sample["problems"]) - 1
+    message = first["message"] + (f" (and {more} more problem(s))" if more else "")
+    return DataError(message, path=table.source, line=first.get("line"), table=table.name,
+                     hint=first.get("fix") or f"run `csv2pg validate {table.source_text}` for the full list")
+
+
+def build_table_schema(table: TableSettings, sample: dict[str, Any],
+                       chunks: list[list[dict[str, Any]]]) -> dict[str, Any]:
+    """The committed schema document (without schema_version)."""
+    if sample["problems"]:
+        raise _problems_error(table, sample)
+    columns = [dict(column) for chunk in chunks for column in chunk]
+    profiles = sample["columns"]
+    if len(columns) != len(profiles):
+        raise DataError(f"the chunks describe {len(columns)} columns but the CSV has {len(profiles)}",
+                        table=table.name, hint="run `csv2pg build` again")
+    for index, pg_type in sorted(_override_targets(table, columns).items()):
+        profile = profiles[index]
+        _prove_override(table, profile, pg_type)
+        column = columns[index]
+        tokens = sorted(set(table.null_tokens) | (set(profile["null_tokens"]) if pg_type != "text" else set()))
+        column.update({
+            "type": pg_type,
+            "source": "override",
+            "confidence": 1.0,
+            "reason": f"type set in [tables.{table.name}.columns]",
+            "null_tokens": [t for t in tokens if t != ""],
+            "nullable": bool(sample["rows"] == 0 or profile["empty"]
+                             or any(profile["null_tokens"].get(t) for t in tokens)),
+        })
+    return {
+        "table": table.table,
+        "db_schema": table.db_schema,
+        "inputs": {"types": types_hash(chunks), "overrides": hash_value([list(p) for p in table.columns])},
+        "columns": columns,
+    }
