@@ -18,6 +18,7 @@ from typing import Any
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from csv2pg import api
 from csv2pg.errors import EXIT_CONFIG, Csv2pgError, UsageError
@@ -42,7 +43,7 @@ csv2pg.toml, built-in default. Exit codes: 0 success, 1 data or database failure
 
 
 def _stderr() -> Console:
-    return Console(stderr=True, highlight=False)
+    return Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 def _stdout() -> Console:
@@ -171,7 +172,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             os.chdir(args.directory)
         return _dispatch(args)
     except Csv2pgError as error:
-        _stderr().print(f"[bold red]error:[/] {error}", markup=True, highlight=False)
+        _stderr().print(Text.assemble(("error: ", "bold red"), str(error)))
         return error.exit_code
     except KeyboardInterrupt:
         _stderr().print("interrupted")
@@ -214,7 +215,7 @@ def _render_build(args: argparse.Namespace, result: api.BuildResult) -> int:
         err.print(f"unfinished: {item['name']}: {item['reason']}", markup=False)
     for outcome in result.tables:
         if outcome.status == "failed":
-            err.print(f"[red]✗ {outcome.table}[/]: {outcome.error}")
+            err.print(Text.assemble((f"✗ {outcome.table}", "red"), f": {outcome.error}"))
         elif outcome.status == "built":
             err.print(f"[green]✓ {outcome.table}[/]: {outcome.rows} rows loaded, {outcome.rejects} rejected")
         else:
@@ -257,10 +258,10 @@ def cmd_status(args: argparse.Namespace) -> int:
     table = Table("table", "state", "rows", "rejects", "csv", "last import", "why")
     colours = {"up-to-date": "green", "stale": "yellow", "failed": "red", "never-built": "dim"}
     for r in rows:
-        table.add_row(r["table"], f"[{colours[r['state']]}]{r['state']}[/]",
+        table.add_row(r["table"], Text(r["state"], colours[r["state"]]),
                       "" if r["rows"] is None else f"{r['rows']:,}",
-                      "" if r["rejects"] is None else str(r["rejects"]), r["csv"],
-                      r["last_import"] or "", r["why"] or "")
+                      "" if r["rejects"] is None else str(r["rejects"]), Text(r["csv"]),
+                      r["last_import"] or "", Text(r["why"] or ""))
     _stdout().print(table)
     return 0
 
@@ -277,11 +278,11 @@ def cmd_analyze(args: argparse.Namespace) -> int:
               f"header {'yes' if d['has_header'] else 'no'}", markup=False)
     table = Table("header", "column", "type", "null", "conf.", "reason")
     for c in result["columns"]:
-        table.add_row(c["name"], c["column"], c["type"], "yes" if c["nullable"] else "no",
-                      f"{c['confidence']:.2f}", c["reason"])
+        table.add_row(Text(c["name"]), Text(c["column"]), c["type"], "yes" if c["nullable"] else "no",
+                      f"{c['confidence']:.2f}", Text(c["reason"]))
     out.print(table)
     for problem in result["problems"]:
-        out.print(f"[yellow]problem:[/] {problem['message']}")
+        out.print(Text.assemble(("problem: ", "yellow"), problem["message"]))
     return 0
 
 

@@ -120,14 +120,15 @@ def _describe(error: ValidationError, path: Path) -> ConfigError:
         return ConfigError(f"{where} is missing a required key: {error.message.split(' ')[0]}",
                            path=path, key=key_path)
     if error.validator == "enum":
-        allowed = ", ".join(json.dumps(v) for v in error.validator_value)
-        close = difflib.get_close_matches(str(error.instance), [str(v) for v in error.validator_value], n=1)
+        choices: list[Any] = list(error.validator_value)  # type: ignore[arg-type]
+        allowed_values = ", ".join(json.dumps(v) for v in choices)
+        close = difflib.get_close_matches(str(error.instance), [str(v) for v in choices], n=1)
         hint = f'did you mean "{close[0]}"?' if close else None
-        return ConfigError(f"{key_path} = {json.dumps(error.instance)} is not allowed; allowed values: {allowed}",
+        return ConfigError(f"{key_path} = {json.dumps(error.instance)} is not allowed; allowed values: {allowed_values}",
                            path=path, key=key_path, hint=hint)
     if error.validator == "type":
         expected = error.validator_value
-        expected_text = " or ".join(expected) if isinstance(expected, list) else expected
+        expected_text = " or ".join(expected) if isinstance(expected, list) else str(expected)
         return ConfigError(f"{key_path} must be {_article(expected_text)}, not {json.dumps(error.instance)}",
                            path=path, key=key_path)
     if error.validator == "pattern" and error.absolute_path and str(error.absolute_path[-1]) == "database":
@@ -140,7 +141,7 @@ def _describe(error: ValidationError, path: Path) -> ConfigError:
                            path=path, key=key_path,
                            hint="use e.g. text, integer, bigint, numeric(12,2), double precision, date, "
                                 "timestamptz, boolean, uuid, jsonb")
-    if error.validator == "propertyNames":
+    if error.validator == "pattern" and list(error.absolute_path) == ["tables"]:
         return ConfigError(f"table name {json.dumps(error.instance)} in [{key_path}] is not allowed: "
                            "use letters, digits, _ and -, starting with a letter or _",
                            path=path, key=key_path)
@@ -183,8 +184,8 @@ def _layered(manifest: Mapping[str, Any], flags: Mapping[str, Any], environ: Map
     if errors:
         error = errors[0]
         key = ".".join(map(str, error.absolute_path))
-        setting = next((s for s in SETTINGS if f"{s.section}.{s.key}" == key), None)
-        origin = f" (from {setting.flag} or {setting.env})" if setting else ""
+        source = next((s for s in SETTINGS if f"{s.section}.{s.key}" == key), None)
+        origin = f" (from {source.flag} or {source.env})" if source else ""
         described = _describe(error, path or Path(MANIFEST_NAME))
         raise ConfigError(described.message + origin, path=path, key=key, hint=described.hint)
     return layered

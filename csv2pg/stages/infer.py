@@ -1,0 +1,218 @@
+"""Step ``infer:T:chunk_N``: heuristic type decisions for one chunk of sample.json's columns.
+
+Contract: ``build_chunk_types(table, sample, chunk)`` reads only its arguments (no file, no
+clock, no environment) and returns the ``columns`` list of chunk_N.types.json for columns
+``[chunk * chunk_size, (chunk + 1) * chunk_size)``; ``chunk_count`` says how many chunks
+a table has. Decisions are proven over the whole file: a type is chosen only when the
+profile saw no non-null value fail to parse as it (see ``pgtypes``).
+
+Decision: the rules in ``RULES`` are tried in order; each is a small pure function
+``(profile, column name) -> Verdict | None`` and the first verdict wins; text is the
+fallback. Null tokens: empty values are always NULL; the configured tokens
+(``table.null_tokens``) are NULL in every column; the default tokens
+(``table.default_null_tokens``) are NULL only in a column that then gets a non-text type
+(``NA`` among numbers is NULL, ``NA`` among country codes is Namibia), and in a column of
+nothing but tokens (missing data, not data). The profile counted every token apart from the
+values, so the same profile serves both readings; the tokens listed for a non-text column
+are all the configured and default ones, seen or not, so appended rows may use any of them.
+
+Confidence (0..1) says how strongly the evidence supports the decision:
+
+- a type every value parses as: ``support(n)`` for n non-null values, 0.6 for one value
+  rising to 1.0 at 100 or more (the proof is complete, but few values prove little about
+  the rows still to come);
+- identifier-like names widened to bigint: 0.95 x support; codes with leading zeros: 0.95;
+- text because values of several kinds occur: 0.9; text although all but a few values
+  parse as one type (maybe dirty data worth a look): 0.6; no non-null values at all: 0.5.
+
+Reasons are one line, name the evidence and never contain counts or example values, so a
+committed schema does not change when rows are appended unless a decision does.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from csv2pg import pgtypes
+from csv2pg.settings import TableSettings
+
+Profile = Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """A rule's decision for one column."""
+
+    type: str
+    confidence: float
+    reason: str
+
+
+Rule = Callable[[Profile, str], "Verdict | None"]
+
+MOSTLY = 0.95  # share of values of one type above which a text column is "mostly" that type
+_ID_NAME = re.compile(r"(?:^id$|_id$|^id_)")
+
+
+def chunk_count(n_columns: int, chunk_size: int) -> int:
+    """How many chunks of ``chunk_size`` columns cover ``n_columns`` (at least 1)."""
+    return max(1, math.ceil(n_columns / max(1, chunk_size)))
+
+
+def support(non_null: int) -> float:
+    """Confidence in a complete proof over ``non_null`` values: 0.6 at 1, 1.0 from 100."""
+    if non_null <= 0:
+        return 0.0
+    return round(min(1.0, 0.6 + 0.2 * math.log10(non_null)), 3)
+
+
+def passes(profile: Profile, type_name: str) -> bool:
+    """Whether every non-null value of the column parses as ``type_name``."""
+    return int(profile["candidates"][type_name]["failures"]) == 0
+
+
+def is_identifier_name(column: str) -> bool:
+    """``id``, ``*_id`` or ``id_*`` (identifiers are snake_case: ``userId`` is ``user_id``)."""
+    return bool(_ID_NAME.search(column))
+
+
+def _proven(profile: Profile, type_name: str, reason: str, factor: float = 1.0) -> Verdict:
+    return Verdict(type_name, round(factor * support(int(profile["non_null"])), 3), reason)
+
+
+# --- rules, in order -------------------------------------------------------------------------
+
+def rule_no_values(profile: Profile, column: str) -> Verdict | None:
+    if profile["non_null"] == 0:
+        return Verdict("text", 0.5, "no non-null values")
+    return None
+
+
+def rule_leading_zeros(profile: Profile, column: str) -> Verdict | None:
+    if profile["leading_zeros"] > 0 and passes(profile, "numeric"):
+        return Verdict("text", 0.95, "leading zeros: digit codes stay text")
+    return None
+
+
+def rule_boolean(profile: Profile, column: str) -> Verdict | None:
+    if passes(profile, "boolean"):
+        return _proven(profile, "boolean",
+                       "every non-null value is a yes/no spelling (true/false, t/f, yes/no, y/n)")
+    return None
+
+
+def rule_identifier(profile: Profile, column: str) -> Verdict | None:
+    if is_identifier_name(column) and passes(profile, "bigint"):
+        return _proven(profile, "bigint",
+                       "every non-null value parses as integer; identifier-like name gets bigint",
+                       0.95)
+    return None
+
+
+def rule_integer(profile: Profile, column: str) -> Verdict | None:
+    for type_name in pgtypes.INTEGER_TYPES:
+        if passes(profile, type_name):
+            return _proven(profile, type_name,
+                           f"every non-null value parses as integer; range fits {type_name}")
+    return None
+
+
+def rule_numeric(profile: Profile, column: str) -> Verdict | None:
+    if passes(profile, "numeric") and not profile.get("exponent_values"):
+        reason = ("every non-null value is an integer; some are beyond bigint, so numeric"
+                  if profile.get("max_scale") == 0
+                  else "every non-null value is a decimal number; numeric keeps them exact")
+        return _proven(profile, "numeric", reason)
+    return None
+
+
+def rule_double(profile: Profile, column: str) -> Verdict | None:
+    if passes(profile, "double precision"):
+        return _proven(profile, "double precision",
+                       "every non-null value parses as double precision; exponent notation or infinity occurs")
+    return None
+
+
+def _simple(type_name: str, reason: str) -> Rule:
+    def rule(profile: Profile, column: str) -> Verdict | None:
+        return _proven(profile, type_name, reason) if passes(profile, type_name) else None
+    rule.__name__ = f"rule_{type_name}"
+    return rule
+
+
+rule_date = _simple("date", "every non-null value is an ISO date (YYYY-MM-DD)")
+rule_timestamp = _simple(
+    "timestamp", "every non-null value is an ISO date or date and time without a time zone")
+rule_timestamptz = _simple(
+    "timestamptz", "every non-null value is an ISO date and time with a time zone")
+rule_time = _simple("time", "every non-null value is a time of day (HH:MM[:SS])")
+rule_uuid = _simple("uuid", "every non-null value is a UUID")
+
+RULES: tuple[Rule, ...] = (
+    rule_no_values, rule_leading_zeros, rule_boolean, rule_identifier, rule_integer,
+    rule_numeric, rule_double, rule_date, rule_timestamp, rule_timestamptz, rule_time,
+    rule_uuid,
+)
+
+
+def text_fallback(profile: Profile, column: str) -> Verdict:
+    """Text, saying whether the values were nearly all of one type (worth a look) or mixed."""
+    non_null = int(profile["non_null"])
+    best = min(pgtypes.CANDIDATES, key=lambda t: int(profile["candidates"][t]["failures"]))
+    parsed = non_null - int(profile["candidates"][best]["failures"])
+    if non_null >= 20 and parsed >= MOSTLY * non_null:
+        return Verdict("text", 0.6, f"mostly {best} but some values are not: kept as text")
+    return Verdict("text", 0.9, "no candidate type accepts every non-null value")
+
+
+def decide(profile: Profile, column: str, rules: tuple[Rule, ...] = RULES) -> Verdict:
+    """The first verdict of ``rules`` for the column, else the text fallback."""
+    for rule in rules:
+        verdict = rule(profile, column)
+        if verdict is not None:
+            return verdict
+    return text_fallback(profile, column)
+
+
+# --- null tokens and the column record ---------------------------------------------------------
+
+def column_types(table: TableSettings, profile: Profile, rows: int) -> dict[str, Any]:
+    """The chunk_N.types.json entry for one profiled column."""
+    configured = frozenset(table.null_tokens) - {""}
+    defaults = frozenset(table.default_null_tokens) - configured - {""}
+    column = str(profile["column"])
+    # The profile kept every token apart, so this decides with the default tokens as NULL.
+    verdict = decide(profile, column)
+    applied = configured | defaults
+    if verdict.type == "text" and profile["non_null"] > 0:
+        # In a text column the default tokens are data ("NA" among country codes); they
+        # parse as no candidate, so the decision and its reason stand. A column of nothing
+        # but tokens keeps them as NULL: all-"NA" is missing data, not Namibia.
+        applied = configured
+    null_counts = profile["null_tokens"]
+    nullable = rows == 0 or profile["empty"] > 0 or any(null_counts.get(t) for t in applied)
+    return {
+        "header": profile["name"],
+        "column": column,
+        "type": verdict.type,
+        "nullable": bool(nullable),
+        "confidence": verdict.confidence,
+        "reason": verdict.reason,
+        "source": "heuristic",
+        "null_tokens": sorted(applied),
+    }
+
+
+def build_chunk_types(table: TableSettings, sample: dict[str, Any], chunk: int) -> list[dict[str, Any]]:
+    """The ``columns`` of chunk_N.types.json: one decision per column of chunk ``chunk``."""
+    profiles = sample["columns"]
+    size = max(1, table.chunk_size)
+    if not 0 <= chunk < chunk_count(len(profiles), size):
+        raise ValueError(f"chunk {chunk} is out of range for {len(profiles)} columns "
+                         f"in chunks of {size}")
+    rows = int(sample["rows"])
+    return [column_types(table, p, rows) for p in profiles[chunk * size:(chunk + 1) * size]]

@@ -1,0 +1,218 @@
+"""stages.sample: the whole-file profile, its problems, its schema and its determinism."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from csv2pg.artifacts import canonical_json, validation_errors
+from csv2pg.errors import Csv2pgError, DataError
+from csv2pg.settings import DialectOverrides, TableSettings
+from csv2pg.stages.infer import build_chunk_types, chunk_count
+from csv2pg.stages.sample import build_sample
+
+HASH = "0123456789abcdef0123456789abcdef"
+
+
+def table_for(path: Path, **settings: Any) -> TableSettings:
+    return TableSettings(name="people", source=path, source_text=path.name, table="people",
+                         db_schema="public", **settings)
+
+
+def profile(tmp_path: Path, content: str | bytes, **settings: Any) -> dict[str, Any]:
+    path = tmp_path / "profile_input.csv"
+    if isinstance(content, str):
+        path.write_text(content, encoding="utf-8", newline="")
+    else:
+        path.write_bytes(content)
+    doc = build_sample(table_for(path, **settings), HASH, HASH)
+    assert validation_errors("sample", {**doc, "schema_version": 1}) == []
+    return doc
+
+
+def column(doc: dict[str, Any], name: str) -> dict[str, Any]:
+    return next(c for c in doc["columns"] if c["name"] == name)
+
+
+PEOPLE = (
+    "id,Full Name,zip,score,ratio,born\n"
+    "1,Ann,00501,12,1.50,2001-02-03\n"
+    "2,,02134,NA,2.5e3,2001-02-30\n"
+    "3,Ben,10001,-7,NaN,\n"
+    "4,N/A,02134,40000,0.25,1999-12-31\n"
+)
+
+
+def test_document_head(tmp_path: Path) -> None:
+    doc = profile(tmp_path, PEOPLE)
+    assert doc["table"] == "people"
+    assert doc["inputs"] == {"csv": HASH, "options": HASH}
+    assert doc["dialect"] == {"encoding": "utf-8", "delimiter": ",", "quotechar": '"',
+                              "escapechar": None, "has_header": True, "header_lines": 1,
+                              "line_terminator": "\n"}
+    assert doc["rows"] == 4
+    assert doc["problems"] == []
+    assert [(c["index"], c["name"], c["column"]) for c in doc["columns"]] == [
+        (0, "id", "id"), (1, "Full Name", "full_name"), (2, "zip", "zip"), (3, "score", "score"),
+        (4, "ratio", "ratio"), (5, "born", "born")]
+
+
+# column → expected subset of its profile
+EXPECTED_PROFILES: dict[str, dict[str, Any]] = {
+    "id": {"non_null": 4, "empty": 0, "null_tokens": {}, "min_length": 1, "max_length": 1,
+           "leading_zeros": 0, "integer_min": "1", "integer_max": "4", "max_scale": 0,
+           "max_integer_digits": 1, "exponent_values": 0, "values": ["1", "2", "3", "4"]},
+    "Full Name": {"non_null": 2, "empty": 1, "null_tokens": {"N/A": 1}, "min_length": 3,
+                  "max_length": 3, "integer_min": None, "max_scale": None,
+                  "values": ["Ann", "Ben"]},
+    "zip": {"non_null": 4, "leading_zeros": 3, "integer_min": "501", "integer_max": "10001",
+            "values": ["00501", "02134", "10001"]},
+    "score": {"non_null": 3, "null_tokens": {"NA": 1}, "integer_min": "-7",
+              "integer_max": "40000"},
+    "ratio": {"non_null": 4, "integer_min": None, "max_scale": 2, "max_integer_digits": 4,
+              "exponent_values": 1},
+    "born": {"non_null": 3, "empty": 1, "min_length": 10, "max_length": 10},
+}
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED_PROFILES))
+def test_column_profiles(tmp_path: Path, name: str) -> None:
+    found = column(profile(tmp_path, PEOPLE), name)
+    assert {k: found[k] for k in EXPECTED_PROFILES[name]} == EXPECTED_PROFILES[name]
+
+
+# column → {candidate: (failures, [(line, value), ...])} for the candidates worth checking
+EXPECTED_FAILURES: dict[str, dict[str, tuple[int, list[tuple[int, str]]]]] = {
+    "score": {"smallint": (1, [(5, "40000")]), "integer": (0, []),
+              "boolean": (3, [(2, "12"), (4, "-7"), (5, "40000")])},
+    "ratio": {"numeric": (0, []), "double precision": (0, []),
+              "integer": (4, [(2, "1.50"), (3, "2.5e3"), (4, "NaN"), (5, "0.25")])},
+    "born": {"date": (1, [(3, "2001-02-30")]), "timestamp": (1, [(3, "2001-02-30")])},
+    "zip": {"integer": (0, [])},
+}
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED_FAILURES))
+def test_candidate_failures_and_examples(tmp_path: Path, name: str) -> None:
+    candidates = column(profile(tmp_path, PEOPLE), name)["candidates"]
+    for candidate, (failures, examples) in EXPECTED_FAILURES[name].items():
+        assert candidates[candidate] == {
+            "failures": failures,
+            "examples": [{"line": line, "value": value} for line, value in examples]}
+
+
+def test_examples_are_capped_and_lines_count_multiline_records(tmp_path: Path) -> None:
+    rows = "".join(f'"multi\nline {i}",x{i}\n' for i in range(8))
+    doc = profile(tmp_path, "note,code\n" + rows)
+    integer = column(doc, "code")["candidates"]["integer"]
+    assert integer["failures"] == 8
+    assert [e["line"] for e in integer["examples"]] == [2, 4, 6, 8, 10]
+
+
+def test_values_are_distinct_truncated_and_limited(tmp_path: Path) -> None:
+    long = "x" * 100
+    rows = "".join(f"v{i % 7}\n" for i in range(30)) + long + "\n"
+    values = column(profile(tmp_path, "a\n" + rows, sample_rows=5), "a")["values"]
+    assert values == ["v0", "v1", "v2", "v3", "v4"]
+    all_values = column(profile(tmp_path, "a\n" + rows, sample_rows=50), "a")["values"]
+    assert all_values == [f"v{i}" for i in range(7)] + ["x" * 80]
+
+
+def test_null_tokens_count_configured_and_default_tokens(tmp_path: Path) -> None:
+    doc = profile(tmp_path, "a\nNA\nn/a\nnull\n-\nNA\nreal\n", null_tokens=("n/a",))
+    found = column(doc, "a")
+    assert found["null_tokens"] == {"-": 1, "NA": 2, "n/a": 1, "null": 1}
+    assert found["non_null"] == 1
+    assert found["values"] == ["real"]
+
+
+def test_header_only_file_has_no_rows(tmp_path: Path) -> None:
+    doc = profile(tmp_path, "foo;bar\n")
+    assert doc["rows"] == 0
+    assert column(doc, "foo")["non_null"] == 0
+    assert column(doc, "foo")["min_length"] is None
+
+
+def test_ragged_rows_are_one_problem(tmp_path: Path) -> None:
+    doc = profile(tmp_path, "a,b,c\n1,2,3\n4,5\n6,7,8,9\n10,11,12\n")
+    assert doc["rows"] == 4
+    assert doc["problems"] == [{
+        "kind": "ragged_rows", "line": 3,
+        "message": "2 records have a different number of fields than the header "
+                   "(first at line 3: 2 fields, expected 3)",
+        "fix": "fix those lines in the file, or if the delimiter or quoting was detected "
+               "wrongly set delimiter/quotechar/escapechar in [tables.people]",
+    }]
+    # the fields that are there are still profiled
+    assert column(doc, "a")["non_null"] == 4 and column(doc, "c")["non_null"] == 3
+
+
+def test_nul_characters_are_a_problem(tmp_path: Path) -> None:
+    doc = profile(tmp_path, b"a|b\n1|x\n2|va\x00l\n")
+    assert [(p["kind"], p["line"]) for p in doc["problems"]] == [("nul_characters", 3)]
+    assert "1 value contains NUL characters" in doc["problems"][0]["message"]
+
+
+def test_too_many_columns_is_a_data_error(tmp_path: Path) -> None:
+    header = ",".join(f"c{i}" for i in range(1601))
+    path = tmp_path / "wide.csv"
+    path.write_text(header + "\n" + ",".join("1" for _ in range(1601)) + "\n")
+    with pytest.raises(DataError) as caught:
+        build_sample(table_for(path), HASH, HASH)
+    assert caught.value.message == "the header has 1601 columns; PostgreSQL allows at most 1600"
+    assert caught.value.table == "people"
+
+
+def test_errors_name_the_table_entry(tmp_path: Path) -> None:
+    path = tmp_path / "bad.csv"
+    path.write_bytes("name\nZoë\nJosé\n\xff\n".encode().replace(b"\xc3\xbf", b"\xff"))
+    with pytest.raises(DataError) as caught:
+        build_sample(table_for(path), HASH, HASH)
+    assert caught.value.line == 4
+    assert caught.value.table == "people"
+    assert caught.value.hint is not None and "[tables.people]" in caught.value.hint
+
+
+def test_dialect_overrides_are_used(tmp_path: Path) -> None:
+    doc = profile(tmp_path, "a;b\n1;2\n", dialect=DialectOverrides(delimiter=",", header=False))
+    assert [c["name"] for c in doc["columns"]] == ["column_1"]
+    assert column(doc, "column_1")["values"] == ["a;b", "1;2"]
+
+
+@pytest.mark.parametrize("content", [
+    PEOPLE,
+    "é,ü\r\n" + "".join(f"{i},{i * 1.5}\r\n" for i in range(50)),
+], ids=["people", "crlf"])
+def test_same_file_gives_identical_documents(tmp_path: Path, content: str) -> None:
+    first = canonical_json(profile(tmp_path, content))
+    second = canonical_json(profile(tmp_path, content))
+    assert first == second
+
+
+def test_corpus_files_profile_or_raise_clear_errors(corpus: Path) -> None:
+    """Every real and messy corpus file profiles and infers, or fails with a Csv2pgError."""
+    files = sorted(p for d in ("real", "messy") for p in (corpus / d).glob("*")
+                   if p.is_file() and p.name != "SOURCES.md" and p.stat().st_size <= 5 << 20)
+    assert files, "the corpus is empty"
+    outcomes: dict[str, str] = {}
+    for path in files:
+        table = table_for(path)
+        try:
+            doc = build_sample(table, HASH, HASH)
+        except Csv2pgError as error:
+            outcomes[path.name] = f"error: {error.message}"
+            continue
+        assert validation_errors("sample", {**doc, "schema_version": 1}) == [], path.name
+        columns = [c for chunk in range(chunk_count(len(doc["columns"]), table.chunk_size))
+                   for c in build_chunk_types(table, doc, chunk)]
+        chunk_doc = {"schema_version": 1, "table": "people", "chunk": 0,
+                     "inputs": {"sample": HASH, "options": HASH}, "columns": columns}
+        assert validation_errors("types", chunk_doc) == [], path.name
+        outcomes[path.name] = "ok"
+    errors = {name: o for name, o in outcomes.items() if o != "ok"}
+    # Expected refusals, each with a message a user can act on.
+    assert errors.get("duckdb_empty.csv") == "error: the file is empty"
+    assert errors.get("frictionless_wide.csv", "").startswith("error: the header has 9074 columns")
+    assert len(errors) < len(outcomes) / 10, errors
