@@ -24,7 +24,7 @@ directory is ``.csv2pg/pg/`` (the build directory's ``pg/``). The server comes f
   runs, its process id, socket directory and URL; ``csv2pg db stop`` stops it. The data stays
   in ``.csv2pg/pg/`` until that directory is deleted (stop the server first).
 - It listens on no TCP address, only on a unix-domain socket. The socket is placed in the data
-  directory when that path is short enough for a socket name (about 100 bytes); otherwise in a
+  directory when that path is short enough for a socket name (about 90 bytes); otherwise in a
   runtime directory (``$XDG_RUNTIME_DIR/python_PostgresServer/<hash>``, or
   ``/tmp/runtime-<uid>/...`` when ``XDG_RUNTIME_DIR`` is unset), which is made world-writable
   (mode 0777) when csv2pg runs as root. ``csv2pg db status`` warns when that happens.

@@ -30,7 +30,7 @@ from doit.doit_cmd import DoitMain
 from doit.loader import generate_tasks
 
 from csv2pg.artifacts import try_read_artifact, write_artifact
-from csv2pg.db import Database, resolve_database
+from csv2pg.db import Database, resolve_database, staging_name
 from csv2pg.dialect import detect_dialect, read_header
 from csv2pg.errors import Csv2pgError, DataError
 from csv2pg.hashing import HashCache, hash_value
@@ -297,19 +297,12 @@ def run_load(ctx: BuildContext, table: TableSettings) -> Any:
         sample = read_artifact("sample", sample_path(ctx.project, table.name))
         inputs = load_inputs_hash(ctx, table)
         load_text, script_text = build_load(schema, sample["dialect"], sample["rows"],
-                                            staging_table_name(table.table))
+                                            staging_name(table.table))
         atomic_write_text(load_path(ctx.project, table.name), f"{INPUTS_PREFIX}{inputs}\n{load_text}")
         script = script_path(ctx.project, table.name)
         atomic_write_text(script, script_text)
         script.chmod(script.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
     return _guarded(f"load:{table.name}", ctx, body)
-
-
-def staging_table_name(table: str) -> str:
-    from csv2pg.identifiers import MAX_IDENTIFIER_BYTES
-
-    suffix = "__csv2pg_staging"
-    return table.encode("utf-8")[: MAX_IDENTIFIER_BYTES - len(suffix)].decode("utf-8", "ignore") + suffix
 
 
 def run_import(ctx: BuildContext, table: TableSettings) -> Any:
@@ -409,19 +402,19 @@ class GraphLoader(TaskLoader2):  # type: ignore[misc]
     def __init__(self, steps: list[StepSpec], config: dict[str, Any]) -> None:
         super().__init__()
         self.steps = steps
-        self.config = config
+        self.doit_settings = config  # not `self.config`: doit assigns that attribute itself
 
     def setup(self, opt_values: dict[str, Any]) -> None:
         pass
 
     def load_doit_config(self) -> dict[str, Any]:
-        return self.config
+        return self.doit_settings
 
     def load_tasks(self, cmd: Any, pos_args: list[str]) -> list[Any]:
         tasks: list[Any] = []
         for base, dicts in to_task_dicts(self.steps).items():
             if dicts:
-                tasks += generate_tasks(base, iter(dicts), f"{base} steps")
+                tasks += generate_tasks(base, (d for d in dicts), f"{base} steps")
         return tasks
 
 

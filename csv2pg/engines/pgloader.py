@@ -116,7 +116,8 @@ def run_pgloader(load_file: Path, work_dir: Path, env: dict[str, str], *,
     reject_files = tuple(sorted(p for p in root.rglob("*.dat") if p.is_file()))
     return PgloaderResult(
         read=line.read if line else 0, imported=line.imported if line else 0,
-        rejects_logged=sum(_count_rows(p) for p in reject_files), returncode=process.returncode,
+        rejects_logged=sum(_count_rows(p) for p in reject_files),
+        returncode=process.returncode if process.returncode is not None else -9,
         log_path=log_path, summary=summary, reject_files=reject_files,
         messages=_messages([log_path, output_path]), output_path=output_path, stopped=stopped)
 
@@ -285,7 +286,15 @@ def _messages(paths: list[Path], limit: int = 5) -> tuple[str, ...]:
                 line = next((ln for ln in lines[number + 1:] if ln.strip()), line)
             elif not _LEVEL.match(line) or "Date/time:" in line:
                 continue
-            text = " ".join(_TIMESTAMP.sub("", line).split())[:300]
+            else:
+                # A multi-line condition continues on indented lines.
+                for more in lines[number + 1:number + 6]:
+                    if not more.strip():
+                        continue
+                    if not more[:1].isspace():
+                        break
+                    line += " " + more
+            text = " ".join(_TIMESTAMP.sub("", line).split())[:400]
             if text and text not in found:
                 found.append(text)
             if len(found) >= limit:

@@ -71,6 +71,9 @@ def build_import(*, table_name: str, table_schema: dict[str, Any], sample: dict[
     with connected(database) as conn:
         _run_sql(lambda: ensure_schema(conn, db_schema), database, table_name,
                  f"cannot create the schema {db_schema!r}")
+        # A staging table left by an interrupted run must not be counted as this run's.
+        _run_sql(lambda: drop_table(conn, db_schema, staging), database, table_name,
+                 f"cannot drop the old staging table {staging!r}")
         identity = connection_identity(conn)
     target, extra_env = database.pgloader_target()
     env = {"CSV2PG_SOURCE": _source_path(csv_path, work_dir), "CSV2PG_TARGET": target, **extra_env}

@@ -18,11 +18,14 @@ pgloader facts this relies on (tech.md 3, re-checked with pgloader 3.6.9):
   backslash), so a token with ``"``, ``\\``, braces or control characters is spelled as a
   list of character codes instead of a string literal.
 - ``keep unquoted blanks``: csv2pg's own parse keeps leading and trailing spaces, so pgloader
-  must too (its default trims them).
+  must too (its default trims them). Not for CRLF files: there the CR stays in the last
+  field, and a quoted last field fails ("whitespace after quoted data"), so CRLF files get
+  pgloader's default ``trim unquoted blanks`` and lose the blanks around unquoted values.
 - A byte-order mark is part of the header line when there is one (``skip header`` drops it);
   without a header line the first field's expression strips it.
-- With ``keep unquoted blanks`` the CR of a CRLF line end stays in the last field, so the
-  last field's expression strips trailing CRs when the dialect says CRLF.
+- pgloader 3.6 reads lines up to LF: CR-only files are refused. A quote character other
+  than ``"`` can only be escaped as ``""`` or ``\\"`` (its escape options are those two
+  sequences), so such files load only while no value contains an escaped quote.
 """
 
 from __future__ import annotations
@@ -122,8 +125,7 @@ def _checked_name(name: Any, what: str) -> str:
     return name
 
 
-def _columns(table_schema: dict[str, Any], strip_bom: bool,
-             strip_cr: bool) -> list[dict[str, Any]]:
+def _columns(table_schema: dict[str, Any], strip_bom: bool) -> list[dict[str, Any]]:
     columns = table_schema.get("columns")
     if not isinstance(columns, list) or not columns:
         raise DataError("the table schema has no columns")
@@ -143,8 +145,7 @@ def _columns(table_schema: dict[str, Any], strip_bom: bool,
         result.append({"column": name, "type": ddl_type, "field": f"c{position}",
                        "nil_tokens": list(dict.fromkeys(nil_tokens)),
                        "not_null": column.get("nullable") is False,
-                       "strip_bom": strip_bom and position == 1,
-                       "strip_cr": strip_cr and position == len(columns)})
+                       "strip_bom": strip_bom and position == 1})
     return result
 
 
@@ -186,8 +187,7 @@ def build_load(table_schema: dict[str, Any], dialect: dict[str, Any], rows: int,
                              "engine (engine = \"copy\")")
     context = {
         "table": table, "db_schema": db_schema, "staging": staging, "rows": rows,
-        "columns": _columns(table_schema, strip_bom=bom and header_lines == 0,
-                            strip_cr=False),
+        "columns": _columns(table_schema, strip_bom=bom and header_lines == 0),
         "crlf": dialect.get("line_terminator") == "\r\n",
         "encoding": encoding, "header_lines": header_lines,
         "delimiter": dialect["delimiter"], "quotechar": dialect.get("quotechar"),

@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import csv
 import os
+import shutil
 import socket
 import subprocess
+import tempfile
 import threading
+import urllib.parse
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,7 +24,7 @@ import pytest
 from csv2pg import db
 from csv2pg.artifacts import validation_errors
 from csv2pg.engines.pgloader import run_pgloader
-from csv2pg.errors import DataError, ImportFailedError
+from csv2pg.errors import DatabaseError, DataError, ImportFailedError
 from csv2pg.hashing import hash_file_uncached, hash_value
 from csv2pg.stages.importer import build_import
 from csv2pg.stages.render import build_load
@@ -222,8 +225,58 @@ def test_wrong_encoding_fails_although_pgloader_exits_0(database: db.Database,
     sample = sample_of("ventes", 3, encoding="utf-8", delimiter=";", line_terminator="\r\n")
     with pytest.raises(ImportFailedError) as info:
         run_import(database, tmp_path / "ventes", VENTES, sample, DATA / "import_ventes_cp1252.csv")
-    assert "pgloader said: FATAL :UTF-8 stream decoding error" in str(info.value)
+    # The undecodable byte is in the header line: a pgloader thread dies and pgloader would
+    # wait forever; csv2pg stops it after a few seconds instead of the stall timeout.
+    message = str(info.value)
+    assert ("the file has 3 data rows (csv2pg's parse), pgloader read 0 and imported 0, the "
+            "staging table holds 0") in message
+    assert ("a pgloader thread failed and pgloader did not exit (pgloader 3.6 waits forever "
+            "then); csv2pg stopped it") in message
+    assert "pgloader said: ERROR A thread failed with error: :UTF-8 stream decoding error on" in message
+    assert "the octet sequence #(233 103 105) cannot be decoded." in message
     assert tables_of(database, "Données 2024") == []
+
+
+def test_undecodable_data_row_fails(database: db.Database, tmp_path: Path) -> None:
+    latin1 = tmp_path / "latin1.csv"
+    latin1.write_bytes("id,name,born,amount,active\n1,Zoë,,,true\n2,Zoé,,,false\n".encode("latin-1"))
+    with pytest.raises(ImportFailedError) as info:
+        run_import(database, tmp_path / "people", PEOPLE, sample_of("people", 2), latin1)
+    assert "pgloader said: FATAL :UTF-8 stream decoding error" in str(info.value)
+    assert tables_of(database, "public") == []
+
+
+def test_not_null_violation_fails_the_swap(database: db.Database, tmp_path: Path) -> None:
+    strict = schema_of("people", [dict(c, nullable=False) for c in PEOPLE["columns"]])
+    csv_path = DATA / "import_people.csv"
+    with pytest.raises(ImportFailedError) as info:
+        run_import(database, tmp_path / "people", strict, sample_of("people", 5), csv_path)
+    assert str(info.value) == (
+        f"{csv_path}: could not swap the loaded rows into public.people: column \"name\" of "
+        "relation \"people__csv2pg_staging\" contains null values; the table was left as it was\n"
+        "  hint: a column the schema marks nullable: false has empty values; fix the schema")
+    assert tables_of(database, "public") == []
+
+
+def test_a_dependent_view_blocks_the_swap(database: db.Database, tmp_path: Path) -> None:
+    csv_path = DATA / "import_people.csv"
+    run_import(database, tmp_path / "people", PEOPLE, sample_of("people", 5), csv_path)
+    with db.connected(database) as conn:
+        conn.execute("CREATE VIEW rich AS SELECT * FROM people WHERE amount > 10")
+    with pytest.raises(ImportFailedError) as info:
+        run_import(database, tmp_path / "people", PEOPLE, sample_of("people", 5), csv_path)
+    assert "cannot drop table people because other objects depend on it" in str(info.value)
+    assert "hint: views or foreign keys depend on the table" in str(info.value)
+    assert tables_of(database, "public") == ["people", "rich"]
+    assert query(database, "SELECT count(*) FROM rich") == [(1,)]
+
+
+def test_a_file_with_a_header_only(database: db.Database, tmp_path: Path) -> None:
+    empty = tmp_path / "empty.csv"
+    empty.write_text("id,name,born,amount,active\n", encoding="utf-8")
+    stamp = run_import(database, tmp_path / "people", PEOPLE, sample_of("people", 0), empty)
+    assert (stamp["rows"], stamp["rejects"]) == (0, 0)
+    assert columns_of(database, "public", "people")[0] == ("id", "bigint", "NO")
 
 
 def test_a_stale_load_file_is_refused(database: db.Database, tmp_path: Path) -> None:
@@ -345,6 +398,7 @@ def test_progress_reports_bytes_read(database: db.Database, tmp_path: Path) -> N
         load_file=load, csv_path=big, csv_hash="0" * 32, load_hash="0" * 32, database=database,
         work_dir=tmp_path / "people", max_rejects=0, on_progress=seen.append)
     assert stamp["rows"] == 200_000
+    assert seen, "pgloader runs for seconds here: at least one poll saw its read offset"
     assert seen == sorted(seen)
     assert all(0 <= n <= big.stat().st_size for n in seen)
 
@@ -355,3 +409,53 @@ def test_psycopg_sees_what_pgloader_loaded(database: db.Database, tmp_path: Path
     with psycopg.connect(database.url()) as conn:
         row = conn.execute("SELECT sum(amount) FROM people").fetchone()
     assert row is not None and str(row[0]) == "9.25"
+
+
+# --- a password: PGPASSWORD only ------------------------------------------------------------
+
+PASSWORD = "p@ss:w/rd#1% ' \"x"
+
+
+@pytest.fixture
+def password_url() -> Iterator[str]:
+    """A libpq URL (with password) of a role that must authenticate with SCRAM, on an embedded
+    server of its own (outside pytest's basetemp, see tests/unit/test_db.py)."""
+    root = Path(tempfile.mkdtemp(prefix="csv2pg-test-"))
+    pgdata = root / "pg"
+    try:
+        url = db.embedded_start(pgdata)
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute(psycopg.sql.SQL('CREATE ROLE "app user" LOGIN PASSWORD {}').format(
+                psycopg.sql.Literal(PASSWORD)))
+            conn.execute('CREATE DATABASE "my db" OWNER "app user"')
+            hba = pgdata / "pg_hba.conf"
+            hba.write_text('local all "app user" scram-sha-256\n' + hba.read_text())
+            conn.execute("SELECT pg_reload_conf()")
+        socket_dir = db.embedded_status(pgdata)["socket_dir"]
+        yield (f"postgresql://app%20user:{urllib.parse.quote(PASSWORD, safe='')}@/my%20db"
+               f"?host={urllib.parse.quote(socket_dir, safe='')}")
+    finally:
+        db.embedded_stop(pgdata)
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def test_the_password_reaches_pgloader_through_the_environment_only(password_url: str,
+                                                                    tmp_path: Path) -> None:
+    database = db.resolve_database(password_url, tmp_path)
+    target, extra = database.pgloader_target()
+    assert extra == {"PGPASSWORD": PASSWORD}
+    assert "p%40ss" not in target and "p@ss" not in target
+    work = tmp_path / "people"
+    stamp = run_import(database, work, PEOPLE, sample_of("people", 5), DATA / "import_people.csv")
+    assert stamp["rows"] == 5
+    assert stamp["database"]["database"] == "my db"
+    for path in [*work.rglob("*"), tmp_path]:
+        if path.is_file():
+            text = path.read_bytes()
+            assert b"p@ss" not in text and b"p%40ss" not in text, path
+
+    wrong = db.resolve_database(password_url.replace("p%40ss", "nope"), tmp_path)
+    with pytest.raises(DatabaseError) as info:
+        run_import(wrong, work, PEOPLE, sample_of("people", 5), DATA / "import_people.csv")
+    assert "password authentication failed for user \"app user\"" in str(info.value)
+    assert "nope" not in str(info.value)

@@ -3,7 +3,11 @@ embedded server's lifecycle. Real PostgreSQL through the conftest fixtures; no m
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
 import urllib.parse
+from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
@@ -234,9 +238,18 @@ def test_swap_in_is_one_transaction(fresh_database_url: str) -> None:
 # --- the embedded server ---------------------------------------------------------------------
 
 
-def test_embedded_server_lifecycle(tmp_path: Path) -> None:
-    pgdata = tmp_path / "build" / "pg"
-    database = db.resolve_database(None, tmp_path / "build")
+@pytest.fixture
+def outside_tmp() -> Iterator[Path]:
+    """A directory outside pytest's basetemp: another pytest session resets that to mode 0700,
+    which locks the server's unprivileged user (as root) out of its data directory."""
+    path = Path(tempfile.mkdtemp(prefix="csv2pg-test-"))
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def test_embedded_server_lifecycle(outside_tmp: Path) -> None:
+    pgdata = outside_tmp / "build" / "pg"
+    database = db.resolve_database(None, outside_tmp / "build")
     status = db.embedded_status(pgdata)
     assert status == {"pgdata": str(pgdata), "initialized": False, "running": False, "pid": None,
                       "socket_dir": None, "url": None, "warnings": []}
@@ -263,5 +276,23 @@ def test_embedded_server_lifecycle(tmp_path: Path) -> None:
         assert database.url() == url              # started again in the same process
         with database.connect() as conn:
             assert conn.execute("SELECT 1").fetchone() == (1,)
+    finally:
+        db.embedded_stop(pgdata)
+
+
+def test_embedded_socket_outside_a_long_project_path_is_a_warning(outside_tmp: Path) -> None:
+    pgdata = outside_tmp / ("x" * 60) / ("y" * 40) / "pg"
+    database = db.resolve_database(None, pgdata.parent)
+    try:
+        database.url()
+        status = database.status()
+        socket_dir = status["socket_dir"]
+        assert socket_dir != str(pgdata)
+        mode = "0o777" if os.geteuid() == 0 else oct(Path(socket_dir).stat().st_mode & 0o777)
+        assert status["warnings"] == [
+            f"the server's socket is in {socket_dir} (mode {mode}), not in {pgdata}: the project "
+            "path is too long for a unix socket; any local user who can reach that directory can "
+            "connect as the superuser (trust authentication)"]
+        assert database.pgloader_target()[0].startswith(f"postgresql://unix:{socket_dir}:5432/")
     finally:
         db.embedded_stop(pgdata)
