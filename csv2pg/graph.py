@@ -459,11 +459,12 @@ def run_graph(ctx: BuildContext, steps: list[StepSpec], selected: list[str], rep
     """Run ``selected`` tasks (and what they depend on). Returns doit's exit code (130 on Ctrl-C)."""
     ctx.project.build_dir.mkdir(parents=True, exist_ok=True)
     loader = GraphLoader(steps, doit_config(ctx.project, reporter, jobs))
+    saved = sys.stdout, sys.stderr
     try:
         code = DoitMain(loader, config_filenames=()).run(["run", *selected])
     except KeyboardInterrupt:
         code = 130
     finally:
         ctx.hashes.save()
-        sys.stdout, sys.stderr = sys.__stdout__, sys.__stderr__  # doit may leave them swapped
+        sys.stdout, sys.stderr = saved  # doit may leave them swapped (tech.md 1.6)
     return int(code or 0)
