@@ -59,6 +59,7 @@ if _project_dir:
     from csv2pg.manifest import load_project
 
     _project = load_project(Path(_project_dir).resolve())
+    _project.build_dir.mkdir(parents=True, exist_ok=True)
     _tasks = to_task_dicts(all_steps(BuildContext.for_project(_project)))
     DOIT_CONFIG = {"default_tasks": ["import"], "backend": "sqlite3", "verbosity": 2,
                    "dep_file": str(_project.build_dir / "doit.sqlite")}

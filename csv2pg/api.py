@@ -218,7 +218,7 @@ def import_file(csv_path: Path, *, flags: Mapping[str, Any], table: str | None,
     if not csv_path.is_file():
         raise UsageError("no such file", path=csv_path)
     entry = {"table": table} if table else {}
-    project = single_file_project(csv_path, flags=flags, table_entry=entry)
+    project = single_file_project(csv_path, flags=flags, table_entry=entry, name=table)
     cwd = Path.cwd()
     build_dir = Path(flags.get("build_dir") or cwd / ".csv2pg").resolve()
     project = Project(root=cwd, manifest_path=None, database=project.database,

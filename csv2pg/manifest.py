@@ -267,10 +267,10 @@ def project_from_data(root: Path, data: Mapping[str, Any], flags: Mapping[str, A
 
 def single_file_project(csv_path: Path, *, flags: Mapping[str, Any] | None = None,
                         environ: Mapping[str, str] | None = None,
-                        table_entry: Mapping[str, Any] | None = None) -> Project:
+                        table_entry: Mapping[str, Any] | None = None, name: str | None = None) -> Project:
     """A one-table project for a CSV without a manifest (``analyze``, ``import``)."""
     csv_path = csv_path.resolve()
-    name = to_identifier(csv_path.name.split(".")[0], 1)
+    name = name or to_identifier(csv_path.name.split(".")[0], 1)
     entry = {"source": str(csv_path), **(table_entry or {})}
     data = {"tables": {name: entry}}
     validate_manifest(data, Path("(command line)"))
