@@ -211,6 +211,10 @@ def _render_build(args: argparse.Namespace, result: api.BuildResult) -> int:
         _print_json(result.to_json())
         return result.exit_code
     err = _stderr()
+    if args.verbose:
+        for event in result.tasks:
+            detail = f": {event.message}" if event.message else ""
+            err.print(f"  {event.status:<10} {event.name}{detail}", markup=False)
     for item in result.unfinished:
         err.print(f"unfinished: {item['name']}: {item['reason']}", markup=False)
     for outcome in result.tables:

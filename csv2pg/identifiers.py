@@ -83,9 +83,19 @@ def pgloader_string(value: str) -> str:
     return f"'{value}'"
 
 
+_PLAIN_LISP = re.compile(r"[^\"\\{}\x00-\x1f\x7f]*")
+
+
 def lisp_string(value: str) -> str:
-    """A Common Lisp string literal, for pgloader ``using`` expressions."""
-    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    """A pgloader Lisp expression for the string ``value`` (in ``using`` expressions).
+
+    pgloader's reader has no escapes inside strings, so anything but plain text is built
+    from character codes.
+    """
+    if _PLAIN_LISP.fullmatch(value):
+        return '"' + value + '"'
+    codes = " ".join(f"(code-char {ord(ch)})" for ch in value)
+    return f"(coerce (list {codes}) (quote string))"
 
 
 def shell_word(value: str) -> str:

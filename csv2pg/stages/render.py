@@ -54,7 +54,6 @@ SCRIPT_TEMPLATE = "import.sh.j2"
 PLACEHOLDERS = ("{{{CSV2PG_SOURCE}}}", "{{{CSV2PG_TARGET}}}")
 TEXT_TYPES = re.compile(r"^(text|varchar\(\d+\)|char\(\d+\))$")
 _UNSAFE_NAME = re.compile(r'["$\\{}\x00-\x1f\x7f]')
-_PLAIN_TOKEN = re.compile(r'^[^"\\{}\x00-\x1f\x7f]*$')
 
 # Python codec (codecs.lookup(...).name) → pgloader encoding name (`pgloader --list-encodings`).
 _ENCODINGS = {
@@ -99,16 +98,7 @@ def _type_pattern() -> re.Pattern[str]:
     return re.compile(schema["properties"]["columns"]["items"]["properties"]["type"]["pattern"])
 
 
-def lisp_token(value: str) -> str:
-    """A pgloader Lisp expression for the string ``value``.
-
-    pgloader's reader has no escapes inside strings, so anything but plain text is built
-    from character codes.
-    """
-    if _PLAIN_TOKEN.match(value):
-        return lisp_string(value)
-    codes = " ".join(f"(code-char {ord(ch)})" for ch in value)
-    return f"(coerce (list {codes}) (quote string))"
+lisp_token = lisp_string  # the template's name for it
 
 
 def _checked_name(name: Any, what: str) -> str:
