@@ -77,8 +77,11 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     def command(name: str, summary: str, description: str) -> argparse.ArgumentParser:
-        return sub.add_parser(name, help=summary, description=f"{summary}\n\n{description}",
-                              formatter_class=argparse.RawDescriptionHelpFormatter)
+        p = sub.add_parser(name, help=summary, description=f"{summary}\n\n{description}",
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
+        p.add_argument("-v", "--verbose", action="count", default=argparse.SUPPRESS,
+                       help="say more (list every step)")
+        return p
 
     p = command("init", "write or extend csv2pg.toml for the CSV files here",
                 "Finds CSV files (default: *.csv, *.tsv and *.psv, recursively) and writes a commented\n"

@@ -106,7 +106,8 @@ def build_import(*, table_name: str, table_schema: dict[str, Any], sample: dict[
     assert loaded is not None
     return {
         "table": qualified,
-        "inputs": {"csv": csv_hash, "load": load_hash, "database": hash_value(identity)},
+        "inputs": {"csv": csv_hash, "load": load_hash, "schema": hash_value(table_schema),
+                   "database": hash_value(identity)},
         "rows": loaded,
         "rejects": rejects,
         "engine": ENGINE,

@@ -62,6 +62,12 @@ def count(url: str, table: str) -> int:
 @pytest.mark.usefixtures("pgloader")
 def test_fresh_build_then_nothing_to_do(capsys: pytest.CaptureFixture[str], project: Path,
                                         fresh_database_url: str) -> None:
+    code, plan, _ = run(capsys, "-C", str(project), "plan", "--format", "json", "--database", fresh_database_url)
+    assert code == 0 and len(plan["tasks"]) == 15
+    assert plan["tasks"][:2] == [{"name": "sample:customers", "reason": "no sample.json yet"},
+                                 {"name": "infer:customers:chunk_0", "reason": "no chunk_0.types.json yet"}]
+    assert not (project / ".csv2pg").exists() and not (project / "schemas").exists()  # plan writes nothing
+
     code, result, err = build(capsys, project, fresh_database_url)
     assert code == 0, err + json.dumps(result, indent=1)
     assert {t["table"]: t["rows"] for t in result["tables"]} == EXPECTED_ROWS

@@ -148,3 +148,37 @@ def test_clean_removes_build_artifacts_not_schemas(project: Path, fresh_database
     status = json.loads(csv2pg("-C", str(project), "status", "--format", "json", "--database",
                                fresh_database_url, check=True).stdout)
     assert {s["state"] for s in status} == {"never-built"}
+
+
+@pytest.mark.usefixtures("pgloader")
+def test_the_password_reaches_no_file_and_no_output(project: Path, server_url: str,
+                                                    fresh_database_url: str) -> None:
+    password = "s3cr3t-Pa55:w/rd"
+    dbname = fresh_database_url.split("?")[0].rsplit("/", 1)[1]
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        conn.execute("DROP ROLE IF EXISTS csv2pg_pw_test")
+        conn.execute(f"CREATE ROLE csv2pg_pw_test LOGIN PASSWORD '{password}'")
+        conn.execute(f'ALTER DATABASE "{dbname}" OWNER TO csv2pg_pw_test')
+    try:
+        from urllib.parse import quote, urlsplit, urlunsplit
+
+        parts = urlsplit(fresh_database_url)
+        netloc = f"csv2pg_pw_test:{quote(password, safe='')}@{parts.hostname or ''}"
+        netloc += f":{parts.port}" if parts.port else ""
+        url = urlunsplit(parts._replace(netloc=netloc))
+        env = dict(os.environ, CSV2PG_DATABASE=url)
+        done = csv2pg("-C", str(project), "build", "-v", env=env)
+        assert done.returncode == 0, done.stderr
+        plan = csv2pg("-C", str(project), "plan", env=env, check=True)
+        leaks = [p for p in project.rglob("*") if p.is_file() and password.encode() in p.read_bytes()]
+        leaks += [p for p in project.rglob("*") if p.is_file() and quote(password, safe="").encode() in p.read_bytes()]
+        assert leaks == []
+        for text in (done.stdout, done.stderr, plan.stdout, plan.stderr):
+            assert "s3cr3t" not in text
+        stamp = json.loads((project / ".csv2pg" / "orders" / "import.json").read_text(encoding="utf-8"))
+        assert set(stamp["database"]) == {"system_identifier", "database"}
+    finally:
+        with psycopg.connect(server_url, autocommit=True) as conn:
+            conn.execute(f'ALTER DATABASE "{dbname}" OWNER TO CURRENT_USER')
+            conn.execute(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
+            conn.execute("DROP ROLE IF EXISTS csv2pg_pw_test")
