@@ -125,6 +125,9 @@ def build(project: Project, names: list[str] | None = None, *, jobs: int = 1,
 def _summarise(project: Project, tables: list[TableSettings], sink: EventSink,
                errors: dict[str, Csv2pgError], *, interrupted: bool,
                unfinished: list[dict[str, str]]) -> BuildResult:
+    for event in sink.events:
+        if event.status == "failed" and event.name in errors:
+            event.message = errors[event.name].message
     outcomes = []
     for table in tables:
         events = [e for e in sink.events if e.name.split(":")[1] == table.name]
@@ -174,7 +177,8 @@ def status(project: Project) -> list[dict[str, Any]]:
             "rejects": stamp["rejects"] if stamp else None,
             "csv": table.source_text,
             "last_import": stamp["started_at"] if stamp else None,
-            "why": (failure["message"] if failure else pending[0]["reason"] if pending else None),
+            "why": (failure["message"].splitlines()[0] if failure
+                    else pending[0]["reason"] if pending else None),
         })
     return rows
 

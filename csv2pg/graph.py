@@ -39,7 +39,7 @@ from csv2pg.stages.importer import build_import
 from csv2pg.stages.infer import build_chunk_types, chunk_count
 from csv2pg.stages.render import build_load
 from csv2pg.stages.sample import build_sample
-from csv2pg.stages.schema import build_table_schema, types_hash
+from csv2pg.stages.schema import build_table_schema, problems_error, types_hash
 
 RENDER_VERSION = 1
 INPUTS_PREFIX = "-- csv2pg-inputs: "
@@ -311,6 +311,9 @@ def run_import(ctx: BuildContext, table: TableSettings) -> Any:
 
         schema = read_artifact("table", schema_path(ctx.project, table.name))
         sample = read_artifact("sample", sample_path(ctx.project, table.name))
+        if sample["problems"]:
+            # The schema may still be up to date (same decisions) when new rows are broken.
+            raise problems_error(table, sample)
         load = load_path(ctx.project, table.name)
         load_hash = ctx.file_hash(load)
         assert load_hash is not None

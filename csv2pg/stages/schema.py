@@ -72,7 +72,7 @@ def _override_targets(table: TableSettings, columns: list[dict[str, Any]]) -> di
     return result
 
 
-def _problems_error(table: TableSettings, sample: dict[str, Any]) -> DataError:
+def problems_error(table: TableSettings, sample: dict[str, Any]) -> DataError:
     first = sample["problems"][0]
     more = len(sample["problems"]) - 1
     message = first["message"] + (f" (and {more} more problem(s))" if more else "")
@@ -84,7 +84,7 @@ def build_table_schema(table: TableSettings, sample: dict[str, Any],
                        chunks: list[list[dict[str, Any]]]) -> dict[str, Any]:
     """The committed schema document (without schema_version)."""
     if sample["problems"]:
-        raise _problems_error(table, sample)
+        raise problems_error(table, sample)
     columns = [dict(column) for chunk in chunks for column in chunk]
     profiles = sample["columns"]
     if len(columns) != len(profiles):

@@ -174,3 +174,18 @@ def test_a_failing_table_does_not_stop_the_others(capsys: pytest.CaptureFixture[
     assert by_table["orders"]["status"] == "built" and by_table["customers"]["status"] == "built"
     code, status, _ = run(capsys, "-C", str(project), "status", "--format", "json", "--database", fresh_database_url)
     assert {s["table"]: s["state"] for s in status}["products"] == "failed"
+
+
+@pytest.mark.usefixtures("pgloader")
+def test_a_broken_row_appended_fails_the_table_and_keeps_the_old_one(
+        capsys: pytest.CaptureFixture[str], project: Path, fresh_database_url: str) -> None:
+    code, _, err = build(capsys, project, fresh_database_url, "customers")
+    assert code == 0, err
+    with (project / "data" / "customers.csv").open("ab") as handle:
+        handle.write(b"121;only two\r\n")
+    code, result, _ = build(capsys, project, fresh_database_url, "customers")
+    assert code == 1
+    error = result["tables"][0]["error"]
+    assert "data/customers.csv:122: 1 record has a different number of fields than the header" in error
+    assert "(first at line 122: 2 fields, expected 7)" in error
+    assert count(fresh_database_url, "customers") == 120  # the previous table is still there
