@@ -6,6 +6,7 @@ Never prints and never exits; policy (what fails a build, what is stale) lives h
 
 from __future__ import annotations
 
+import difflib
 import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -16,7 +17,7 @@ from rich.console import Console
 
 from csv2pg import graph
 from csv2pg.artifacts import try_read_artifact, write_artifact
-from csv2pg.dialect import detect_dialect
+from csv2pg.db import embedded_stop
 from csv2pg.errors import Csv2pgError, DataError, UsageError
 from csv2pg.hashing import HashCache, hash_value
 from csv2pg.manifest import load_project, single_file_project
@@ -70,8 +71,6 @@ def _select(project: Project, names: list[str] | None) -> list[TableSettings]:
     known = {t.name for t in project.tables}
     for name in names:
         if name not in known:
-            import difflib
-
             close = difflib.get_close_matches(name, sorted(known), n=1)
             raise UsageError(f"no table {name!r} in the manifest",
                              path=project.manifest_path,
@@ -245,18 +244,9 @@ def clean(project: Project, *, everything: bool = False) -> list[Path]:
             path.unlink()
             removed.append(path)
     if everything:
-        from csv2pg import db
-
         pgdata = project.build_dir / "pg"
         if pgdata.exists():
-            db.embedded_stop(pgdata)
+            embedded_stop(pgdata)
             shutil.rmtree(pgdata)
             removed.append(pgdata)
     return removed
-
-
-def detect(csv_path: Path) -> dict[str, Any]:
-    """The detected dialect of one file (used by ``init``)."""
-    from csv2pg.settings import DialectOverrides
-
-    return detect_dialect(csv_path, DialectOverrides()).as_dict()

@@ -29,7 +29,7 @@ from doit.cmd_base import TaskLoader2
 from doit.doit_cmd import DoitMain
 from doit.loader import generate_tasks
 
-from csv2pg.artifacts import try_read_artifact, write_artifact
+from csv2pg.artifacts import atomic_write_text, read_artifact, try_read_artifact, write_artifact
 from csv2pg.db import Database, resolve_database, staging_name
 from csv2pg.dialect import detect_dialect, read_header
 from csv2pg.errors import Csv2pgError, DataError
@@ -291,8 +291,6 @@ def run_schema(ctx: BuildContext, table: TableSettings, chunks: int) -> Any:
 
 def run_load(ctx: BuildContext, table: TableSettings) -> Any:
     def body() -> None:
-        from csv2pg.artifacts import atomic_write_text, read_artifact
-
         schema = read_artifact("table", schema_path(ctx.project, table.name))
         sample = read_artifact("sample", sample_path(ctx.project, table.name))
         inputs = load_inputs_hash(ctx, table)
@@ -307,8 +305,6 @@ def run_load(ctx: BuildContext, table: TableSettings) -> Any:
 
 def run_import(ctx: BuildContext, table: TableSettings) -> Any:
     def body() -> dict[str, Any]:
-        from csv2pg.artifacts import read_artifact
-
         schema = read_artifact("table", schema_path(ctx.project, table.name))
         sample = read_artifact("sample", sample_path(ctx.project, table.name))
         if sample["problems"]:

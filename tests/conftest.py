@@ -69,27 +69,25 @@ def fresh_database_url(server_url: str) -> Iterator[str]:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-@pytest.fixture(scope="session")
-def pgloader() -> str:
-    """The real pgloader; missing fails the suite under CI=true and skips elsewhere."""
-    found = shutil.which("pgloader")
+def require_tool(name: str, install: str) -> str:
+    """The tool's path; missing fails the suite under CI=true and skips elsewhere."""
+    found = shutil.which(name)
     if found is None:
-        message = "pgloader is not installed (apt-get install -y pgloader)"
+        message = f"{name} is not installed ({install})"
         if IN_CI:
             pytest.fail(message)
         pytest.skip(message)
     return found
+
+
+@pytest.fixture(scope="session")
+def pgloader() -> str:
+    return require_tool("pgloader", "apt-get install -y pgloader")
 
 
 @pytest.fixture(scope="session")
 def shellcheck() -> str:
-    found = shutil.which("shellcheck")
-    if found is None:
-        message = "shellcheck is not installed (apt-get install -y shellcheck)"
-        if IN_CI:
-            pytest.fail(message)
-        pytest.skip(message)
-    return found
+    return require_tool("shellcheck", "apt-get install -y shellcheck")
 
 
 CORPUS = REPO.parent / "shared" / "corpus"
