@@ -19,7 +19,7 @@ from csv2pg import graph
 from csv2pg.artifacts import try_read_artifact, write_artifact
 from csv2pg.db import embedded_stop
 from csv2pg.errors import Csv2pgError, DataError, UsageError
-from csv2pg.hashing import HashCache, hash_value
+from csv2pg.hashing import HashCache, files_hash, hash_value
 from csv2pg.manifest import load_project, single_file_project
 from csv2pg.report import EventSink, TaskEvent, reporter_class
 from csv2pg.settings import Project, TableSettings
@@ -189,7 +189,9 @@ def analyze(csv_path: Path, *, flags: Mapping[str, Any] | None = None,
         raise UsageError("no such file", path=csv_path)
     project = single_file_project(csv_path, flags=flags, table_entry=table_entry)
     table = project.tables[0]
-    csv_hash = HashCache(None).file_hash(table.source)
+    if not table.sources:
+        raise UsageError("no such file", path=csv_path)
+    csv_hash = files_hash(HashCache(None), table.files)
     sample = build_sample(table, csv_hash, hash_value(table.sample_options()))
     chunks = [build_chunk_types(table, sample, c)
               for c in range(chunk_count(len(sample["columns"]), table.chunk_size))]

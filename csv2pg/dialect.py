@@ -60,12 +60,16 @@ class Dialect:
     has_header: bool
     header_lines: int
     line_terminator: str
+    comment: str | None = None   # lines starting with it are not data
+    preamble_lines: int = 0      # physical lines before the header (or the first record)
+    footer_lines: int = 0        # physical lines after the last record that are notes, not data
 
     def as_dict(self) -> dict[str, object]:
         return {"encoding": self.encoding, "delimiter": self.delimiter,
                 "quotechar": self.quotechar, "escapechar": self.escapechar,
                 "has_header": self.has_header, "header_lines": self.header_lines,
-                "line_terminator": self.line_terminator}
+                "line_terminator": self.line_terminator, "comment": self.comment,
+                "preamble_lines": self.preamble_lines, "footer_lines": self.footer_lines}
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Dialect:
@@ -73,7 +77,10 @@ class Dialect:
                    quotechar=None if d["quotechar"] is None else str(d["quotechar"]),
                    escapechar=None if d["escapechar"] is None else str(d["escapechar"]),
                    has_header=bool(d["has_header"]), header_lines=int(d["header_lines"]),
-                   line_terminator=str(d["line_terminator"]))
+                   line_terminator=str(d["line_terminator"]),
+                   comment=None if d.get("comment") is None else str(d["comment"]),
+                   preamble_lines=int(d.get("preamble_lines", 0)),
+                   footer_lines=int(d.get("footer_lines", 0)))
 
 
 # --- encoding ------------------------------------------------------------------------------

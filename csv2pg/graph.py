@@ -33,7 +33,7 @@ from csv2pg.artifacts import atomic_write_text, read_artifact, try_read_artifact
 from csv2pg.db import Database, resolve_database, staging_name
 from csv2pg.dialect import detect_dialect, read_header
 from csv2pg.errors import Csv2pgError, DataError
-from csv2pg.hashing import HashCache, hash_value
+from csv2pg.hashing import HashCache, files_hash, hash_value
 from csv2pg.settings import Project, TableSettings
 from csv2pg.stages.importer import build_import
 from csv2pg.stages.infer import build_chunk_types, chunk_count
@@ -114,10 +114,14 @@ class BuildContext:
         return hash_value(cached)
 
     def csv_hash(self, table: TableSettings) -> str:
-        if not table.source.is_file():
-            raise DataError("the CSV file does not exist", path=table.source, table=table.name,
-                            hint=f"fix source = {table.source_text!r} in [tables.{table.name}]")
-        return self.hashes.file_hash(table.source)
+        if not table.sources:
+            raise DataError(f"no file matches source = {table.source_text!r}", path=table.source,
+                            table=table.name, hint=f"fix source in [tables.{table.name}]")
+        try:
+            return files_hash(self.hashes, table.files)
+        except FileNotFoundError as error:
+            raise DataError("the CSV file disappeared during the build", path=error.filename,
+                            table=table.name) from None
 
     def file_hash(self, path: Path) -> str | None:
         try:

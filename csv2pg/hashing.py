@@ -77,3 +77,10 @@ class HashCache:
             entries = {k: v for k, v in self._entries.items() if os.path.exists(k)}
             atomic_write_text(self._file, canonical_json(entries))
             self._dirty = False
+
+
+def files_hash(cache: HashCache, files: tuple[Path, ...] | list[Path]) -> str:
+    """One hash for a table's files: the file's own hash, or a hash over (name, hash) of each."""
+    if len(files) == 1:
+        return cache.file_hash(files[0])
+    return hash_value([[Path(f).name, cache.file_hash(f)] for f in files])

@@ -198,7 +198,8 @@ def _dialect(entry: Mapping[str, Any]) -> DialectOverrides:
     return DialectOverrides(
         encoding=entry.get("encoding"), delimiter=entry.get("delimiter"),
         quotechar=optional_char("quotechar"), escapechar=optional_char("escapechar"),
-        header=entry.get("header"))
+        header=entry.get("header"), comment=entry.get("comment"),
+        skip_lines=entry.get("skip_lines"), footer_lines=entry.get("footer_lines"))
 
 
 def load_project(root: Path, *, flags: Mapping[str, Any] | None = None,
@@ -229,9 +230,11 @@ def project_from_data(root: Path, data: Mapping[str, Any], flags: Mapping[str, A
                 return defaults[key]
             return entry.get(key, defaults.get(key, default))
         source_text = entry["source"]
+        files = expand_source(root, source_text)
         tables.append(TableSettings(
             name=name,
-            source=(root / source_text).resolve(),
+            source=files[0] if files else (root / source_text).resolve(),
+            sources=tuple(files),
             source_text=source_text,
             table=entry.get("table") or to_identifier(name, 1),
             db_schema=db_schema,
@@ -263,6 +266,17 @@ def project_from_data(root: Path, data: Mapping[str, Any], flags: Mapping[str, A
         tables=tuple(tables),
         llm=LlmSettings(**{k: v for k, v in llm.items() if k in LlmSettings.__dataclass_fields__}),
     )
+
+
+def expand_source(root: Path, source: str) -> list[Path]:
+    """The files a ``source`` names: itself, or every match of a glob, sorted."""
+    if any(ch in source for ch in "*?["):
+        pattern = Path(source)
+        base = root if not pattern.is_absolute() else Path(pattern.anchor)
+        relative = str(pattern.relative_to(pattern.anchor)) if pattern.is_absolute() else source
+        return sorted(p.resolve() for p in base.glob(relative) if p.is_file())
+    path = (root / source).resolve()
+    return [path] if path.is_file() else []
 
 
 def single_file_project(csv_path: Path, *, flags: Mapping[str, Any] | None = None,

@@ -27,10 +27,14 @@ class DialectOverrides:
     quotechar: str | None = None
     escapechar: str | None = None
     header: bool | None = None
+    comment: str | None = None
+    skip_lines: int | None = None     # preamble lines before the header
+    footer_lines: int | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {"encoding": self.encoding, "delimiter": self.delimiter, "quotechar": self.quotechar,
-                "escapechar": self.escapechar, "header": self.header}
+                "escapechar": self.escapechar, "header": self.header, "comment": self.comment,
+                "skip_lines": self.skip_lines, "footer_lines": self.footer_lines}
 
 
 @dataclass(frozen=True)
@@ -51,7 +55,7 @@ class TableSettings:
     """One ``[tables.NAME]`` entry with defaults applied."""
 
     name: str                      # the manifest key; task names use it (sample:NAME)
-    source: Path                   # absolute path of the CSV
+    source: Path                   # absolute path of the (first) CSV
     source_text: str               # the source as written in the manifest (relative to the project)
     table: str                     # the PostgreSQL table name
     db_schema: str
@@ -64,6 +68,12 @@ class TableSettings:
     inference: str = "heuristic"
     engine: str = "pgloader"
     max_rejects: int = 0
+    sources: tuple[Path, ...] = ()  # every file the source names (a glob may name many), sorted
+
+    @property
+    def files(self) -> tuple[Path, ...]:
+        """The CSV files of this table: ``sources``, or just ``source``."""
+        return self.sources or (self.source,)
 
     def sample_options(self) -> dict[str, Any]:
         """Everything besides the CSV's bytes that sample.json depends on."""

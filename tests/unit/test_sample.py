@@ -51,7 +51,8 @@ def test_document_head(tmp_path: Path) -> None:
     assert doc["inputs"] == {"csv": HASH, "options": HASH}
     assert doc["dialect"] == {"encoding": "utf-8", "delimiter": ",", "quotechar": '"',
                               "escapechar": None, "has_header": True, "header_lines": 1,
-                              "line_terminator": "\n"}
+                              "line_terminator": "\n", "comment": None, "preamble_lines": 0,
+                              "footer_lines": 0}
     assert doc["rows"] == 4
     assert doc["problems"] == []
     assert [(c["index"], c["name"], c["column"]) for c in doc["columns"]] == [
