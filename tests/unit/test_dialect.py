@@ -16,6 +16,7 @@ from csv2pg.dialect import (
     detect_dialect,
     detect_encoding,
     detect_line_terminator,
+    detect_quotechar,
     looks_like_header,
     open_records,
     read_header,
@@ -50,7 +51,7 @@ DETECTED = {
                            ["name", "price"], (2, ["Café crème", "3 €"])),
     "dialect_latin1.csv": ("latin-1", ",", '"', None, True, 1, "\n",
                            ["name", "city"], (2, ["José Álvarez", "Málaga"])),
-    "dialect_utf16.csv": ("utf-16", ",", '"', None, True, 1, "\r\n",
+    "dialect_utf16.csv": ("utf-16-le", ",", '"', None, True, 1, "\r\n",
                           ["name", "age"], (2, ["José", "30"])),
     "dialect_noheader.csv": ("utf-8", ",", '"', None, False, 0, "\n",
                              ["column_1", "column_2", "column_3"], (1, ["1", "2.5", "2023-01-01"])),
@@ -175,13 +176,15 @@ def test_open_records_reports_bad_bytes_past_the_detection_sample(tmp_path: Path
 @pytest.mark.parametrize(("head", "complete", "expected"), [
     (b"a,b\n1,2\n", True, "utf-8"),
     (codecs.BOM_UTF8 + b"a\n", True, "utf-8-sig"),
-    ("a,b\n".encode("utf-16"), True, "utf-16"),
+    (codecs.BOM_UTF16_LE + "a,b\n".encode("utf-16-le"), True, "utf-16-le"),
+    (codecs.BOM_UTF16_BE + "a,b\n".encode("utf-16-be"), True, "utf-16-be"),
+    ("id,name\n1,Zoë\n".encode("utf-16-le"), True, "utf-16-le"),  # no BOM: NUL bytes tell
     ("a\nZoë\n".encode()[:-2], False, "utf-8"),  # a sample cut inside a character
     ("a\nCafé\n".encode("latin-1"), True, "latin-1"),
     ("a\nCafé 5 €\n".encode("cp1252"), True, "cp1252"),
     ("a\nNaïve “quoted”\n".encode("cp1252"), True, "cp1252"),
     ("name\nΚαλημέρα κόσμε\nΕλληνικά\n".encode("cp1253"), True, "cp1253"),
-], ids=["ascii", "bom8", "bom16", "cut", "latin1", "cp1252-euro", "cp1252-quotes", "greek"])
+], ids=["ascii", "bom8", "bom16le", "bom16be", "utf16-no-bom", "cut", "latin1", "cp1252-euro", "cp1252-quotes", "greek"])
 def test_detect_encoding(head: bytes, complete: bool, expected: str) -> None:
     assert detect_encoding(head, complete) == expected
 
@@ -220,7 +223,7 @@ def test_detect_line_terminator(text: str, expected: str) -> None:
 
 def test_an_unbalanced_quote_is_reported_at_the_record_that_opens_it(tmp_path: Path) -> None:
     path = tmp_path / "unbalanced.csv"
-    path.write_text('a,b\n1,ok\n2,"oops\n' + "x" * 100 + "\n" * 50)
+    path.write_text('a,b\n1,"ok"\n2,"oops\n' + "x" * 100 + "\n" * 50)
     dialect = detect_dialect(path, DialectOverrides())
     previous = csv.field_size_limit(64)  # the real limit (FIELD_SIZE_LIMIT) is 64 MiB
     try:
@@ -231,3 +234,106 @@ def test_an_unbalanced_quote_is_reported_at_the_record_that_opens_it(tmp_path: P
     assert previous >= FIELD_SIZE_LIMIT
     assert caught.value.line == 3
     assert caught.value.message.startswith("cannot parse the record that starts here: field larger")
+
+
+# --- structure: comments, preamble, footer, line endings ----------------------------------
+
+# file bytes → (comment, preamble_lines, footer_lines, has_header, header, records)
+STRUCTURE = {
+    "comments": (b"# exported by x\n# v2\na;b\n1;2\n# inside\n3;4\n# last",
+                 ("#", 0, 0, True, ["a", "b"], [(4, ["1", "2"]), (6, ["3", "4"])])),
+    "hash-header": (b"#,name,qty\n1,a,2\n2,b,3\n",
+                    (None, 0, 0, True, ["#", "name", "qty"], [(2, ["1", "a", "2"]), (3, ["2", "b", "3"])])),
+    "title-preamble": (b"Sales report 2024\n\nid,name,amount\n1,Ann,3\n2,Ben,4\n",
+                       (None, 2, 0, True, ["id", "name", "amount"],
+                        [(4, ["1", "Ann", "3"]), (5, ["2", "Ben", "4"])])),
+    "footer-notes": (b"id,name,amount,qty\n1,Ann,3,1\n2,Ben,4,2\n3,Cy,5,3\nTotal,12\n\nSource: ministry\n",
+                     (None, 0, 3, True, ["id", "name", "amount", "qty"],
+                      [(2, ["1", "Ann", "3", "1"]), (3, ["2", "Ben", "4", "2"]), (4, ["3", "Cy", "5", "3"])])),
+    "cr-only": (b"id,name\r1,\"two\rlines\"\r2,b\r",
+                (None, 0, 0, True, ["id", "name"], [(2, ["1", "two\rlines"]), (4, ["2", "b"])])),
+    "mixed-endings": (b"id,name\r\n1,a\n2,b\r3,c\r\n\r\n4,d",
+                      (None, 0, 0, True, ["id", "name"],
+                       [(2, ["1", "a"]), (3, ["2", "b"]), (4, ["3", "c"]), (6, ["4", "d"])])),
+    "ragged-no-footer": (b"id|text|day|\n7|ragged|\n8|x|2014-01-22|\n",
+                         (None, 0, 0, True, ["id", "text", "day", ""],
+                          [(2, ["7", "ragged", ""]), (3, ["8", "x", "2014-01-22", ""])])),
+}
+
+
+@pytest.mark.parametrize("name", sorted(STRUCTURE))
+def test_structure_is_detected_and_honoured(tmp_path: Path, name: str) -> None:
+    content, (comment, preamble, footer, has_header, header, records) = STRUCTURE[name]
+    path = tmp_path / f"{name}.csv"
+    path.write_bytes(content)
+    dialect = detect_dialect(path, DialectOverrides())
+    assert (dialect.comment, dialect.preamble_lines, dialect.footer_lines, dialect.has_header) == (
+        comment, preamble, footer, has_header)
+    assert read_header(path, dialect) == header
+    assert list(open_records(path, dialect)) == records
+
+
+def test_structure_overrides_win(tmp_path: Path) -> None:
+    path = tmp_path / "o.csv"
+    path.write_bytes(b"junk line\nid,name\n1,a\n2,b\nend,\n")
+    dialect = detect_dialect(path, DialectOverrides(skip_lines=1, footer_lines=1, comment=""))
+    assert (dialect.preamble_lines, dialect.footer_lines, dialect.comment) == (1, 1, None)
+    assert dialect.header_lines == 2  # what pgloader must skip: the preamble and the header
+    assert list(open_records(path, dialect)) == [(3, ["1", "a"]), (4, ["2", "b"])]
+
+
+def test_footer_of_a_large_file_is_found_in_its_tail(tmp_path: Path) -> None:
+    path = tmp_path / "big.csv"
+    rows = b"".join(b"%d,name %d,%d.5,x\n" % (i, i, i) for i in range(HEAD_BYTES // 12))
+    path.write_bytes(b"id,name,amount,flag\n" + rows + b"\nNote: provisional figures,,,\n")
+    dialect = detect_dialect(path, DialectOverrides())
+    assert dialect.footer_lines == 2
+    assert sum(1 for _ in open_records(path, dialect)) == HEAD_BYTES // 12
+
+
+@pytest.mark.parametrize(("bom", "codec"), [(codecs.BOM_UTF16_LE, "utf-16-le"),
+                                            (codecs.BOM_UTF16_BE, "utf-16-be")])
+def test_utf16_names_its_byte_order_and_strips_the_bom(tmp_path: Path, bom: bytes, codec: str) -> None:
+    path = tmp_path / "u16.csv"
+    path.write_bytes(bom + "name,city\r\nJosé,Málaga\r\n".encode(codec))
+    dialect = detect_dialect(path, DialectOverrides())
+    assert dialect.encoding == codec
+    assert read_header(path, dialect) == ["name", "city"]
+    assert list(open_records(path, dialect)) == [(2, ["José", "Málaga"])]
+
+
+@pytest.mark.parametrize(("offset", "codec", "text"), [
+    (600_000, "latin-1", "Café"),            # after 500 KB, inside the head
+    (3_000_000, "cp1252", "Crème “brûlée”"),  # far past the head: found by the sampled chunks
+    (3_000_000, "utf-8", "Zoë"),
+], ids=["latin1-600k", "cp1252-3m", "utf8-3m"])
+def test_late_non_ascii_gets_the_right_encoding(tmp_path: Path, offset: int, codec: str, text: str) -> None:
+    path = tmp_path / "late.csv"
+    line = b"1,plain ascii value here\n"
+    ascii_rows = line * (offset // len(line))
+    late = b"".join(f"{i},{text} {i}\n".encode(codec) for i in range(20_000))
+    path.write_bytes(b"id,name\n" + ascii_rows + late)
+    dialect = detect_dialect(path, DialectOverrides())
+    assert dialect.encoding == codec
+    *_, last = open_records(path, dialect)
+    assert last[1] == ["19999", f"{text} 19999"]
+
+
+def test_a_quote_open_at_the_end_of_the_file_is_reported_where_it_opens(tmp_path: Path) -> None:
+    path = tmp_path / "eof.csv"
+    path.write_bytes(b'id,name\n1,"a"\n2,"b"\n3,"never closed\n4,x\n')
+    dialect = detect_dialect(path, DialectOverrides())
+    with pytest.raises(DataError) as caught:
+        list(open_records(path, dialect))
+    assert caught.value.line == 4
+    assert "never closed" in caught.value.message
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ('id,name\n1,"a, b"\n', '"'),
+    ("id\tname\n1\t'a\tb'\n", "'"),
+    ('tt1\t"Swing it" magistern\t1940\n', None),  # a literal quote, not quoting
+    ("id,name\n1,plain\n", '"'),                   # no quotes at all: the default
+], ids=["double", "single", "literal", "none-seen"])
+def test_detect_quotechar(text: str, expected: str | None) -> None:
+    assert detect_quotechar(text) == expected
