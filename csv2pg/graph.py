@@ -31,9 +31,10 @@ from doit.loader import generate_tasks
 
 from csv2pg.artifacts import atomic_write_text, read_artifact, try_read_artifact, write_artifact
 from csv2pg.db import Database, resolve_database, staging_name
-from csv2pg.dialect import detect_dialect, read_header
+from csv2pg.dialect import Dialect, detect_dialect, read_header
 from csv2pg.errors import Csv2pgError, DataError
 from csv2pg.hashing import HashCache, files_hash, hash_value
+from csv2pg.normalize import needs_normalizing
 from csv2pg.settings import Project, TableSettings
 from csv2pg.stages.importer import build_import
 from csv2pg.stages.infer import build_chunk_types, chunk_count
@@ -41,7 +42,7 @@ from csv2pg.stages.render import build_load
 from csv2pg.stages.sample import build_sample
 from csv2pg.stages.schema import build_table_schema, problems_error, types_hash
 
-RENDER_VERSION = 1
+RENDER_VERSION = 2
 INPUTS_PREFIX = "-- csv2pg-inputs: "
 STEPS = ("sample", "infer", "schema", "load", "import")
 
@@ -194,8 +195,9 @@ def load_inputs_hash(ctx: BuildContext, table: TableSettings) -> str | None:
     sample = try_read_artifact("sample", sample_path(ctx.project, table.name))
     if schema_hash is None or sample is None:
         return None
+    # The CSV's hash (from the cache, no read) so that other files or compression re-render.
     return hash_value({"schema": schema_hash, "dialect": sample["dialect"], "rows": sample["rows"],
-                       "render": RENDER_VERSION})
+                       "csv": ctx.csv_hash(table), "render": RENDER_VERSION})
 
 
 def recorded_load_inputs(path: Path) -> str | None:
@@ -298,8 +300,9 @@ def run_load(ctx: BuildContext, table: TableSettings) -> Any:
         schema = read_artifact("table", schema_path(ctx.project, table.name))
         sample = read_artifact("sample", sample_path(ctx.project, table.name))
         inputs = load_inputs_hash(ctx, table)
+        reason = needs_normalizing(Dialect.from_dict(sample["dialect"]), table.files)
         load_text, script_text = build_load(schema, sample["dialect"], sample["rows"],
-                                            staging_name(table.table))
+                                            staging_name(table.table), normalized=reason)
         atomic_write_text(load_path(ctx.project, table.name), f"{INPUTS_PREFIX}{inputs}\n{load_text}")
         script = script_path(ctx.project, table.name)
         atomic_write_text(script, script_text)
@@ -319,7 +322,8 @@ def run_import(ctx: BuildContext, table: TableSettings) -> Any:
         assert load_hash is not None
         stamp = build_import(
             table_name=table.table, table_schema=schema, sample=sample, load_file=load,
-            csv_path=table.source, csv_hash=ctx.csv_hash(table), load_hash=load_hash,
+            csv_path=table.source, csv_files=table.files, csv_hash=ctx.csv_hash(table),
+            load_hash=load_hash,
             database=ctx.database, work_dir=ctx.project.table_build_dir(table.name),
             max_rejects=table.max_rejects)
         write_artifact("import", stamp_path(ctx.project, table.name), stamp)

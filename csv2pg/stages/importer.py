@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import importlib.metadata
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -39,12 +39,15 @@ from csv2pg.db import (
     staging_name,
     swap_in,
 )
+from csv2pg.dialect import Dialect
 from csv2pg.engines.pgloader import PgloaderResult, run_pgloader
 from csv2pg.errors import DatabaseError, DataError, ImportFailedError
 from csv2pg.hashing import hash_value
 from csv2pg.identifiers import quote_ident
+from csv2pg.normalize import NORMALIZED_MARKER, remove_normalized, write_normalized
 
 ENGINE = "pgloader"
+NORMALIZED_NAME = "normalized.csv"
 
 
 def csv2pg_version() -> str:
@@ -58,15 +61,28 @@ def build_import(*, table_name: str, table_schema: dict[str, Any], sample: dict[
                  load_file: Path, csv_path: Path, csv_hash: str, load_hash: str,
                  database: Database, work_dir: Path, max_rejects: int,
                  stall_timeout: float = 120,
-                 on_progress: Callable[[int], None] | None = None) -> dict[str, Any]:
-    """Load one table through pgloader, verify it, swap it in; the import stamp."""
+                 on_progress: Callable[[int], None] | None = None,
+                 csv_files: Sequence[Path] | None = None) -> dict[str, Any]:
+    """Load one table through pgloader, verify it, swap it in; the import stamp.
+
+    ``csv_files`` are all the table's files (default: ``csv_path`` alone). When the .load file
+    was rendered for a normalized source (``NORMALIZED_MARKER``), they are first written as
+    one UTF-8 copy, ``<work_dir>/normalized.csv``, which pgloader reads instead (deleted after
+    a successful import; kept after a failure, with its line map, to trace rejected rows).
+    """
     started_at = datetime.now(UTC)
     clock = time.monotonic()
     db_schema, live = str(table_schema["db_schema"]), str(table_schema["table"])
     staging = staging_name(live)
     qualified = f"{db_schema}.{live}"
     staging_sql = f"{quote_ident(db_schema)}.{quote_ident(staging)}"
-    _check_load_file(load_file, staging_sql, table_name)
+    load_text = _check_load_file(load_file, staging_sql, table_name)
+    rows = int(sample["rows"])
+    files = tuple(csv_files) if csv_files else (Path(csv_path),)
+    normalized: Path | None = None
+    if NORMALIZED_MARKER in load_text:
+        normalized = Path(work_dir) / NORMALIZED_NAME
+        _normalize(files, sample, normalized, rows, table_name)
 
     with connected(database) as conn:
         _run_sql(lambda: ensure_schema(conn, db_schema), database, table_name,
@@ -76,11 +92,11 @@ def build_import(*, table_name: str, table_schema: dict[str, Any], sample: dict[
                  f"cannot drop the old staging table {staging!r}")
         identity = connection_identity(conn)
     target, extra_env = database.pgloader_target()
-    env = {"CSV2PG_SOURCE": _source_path(csv_path, work_dir), "CSV2PG_TARGET": target, **extra_env}
+    source = _source_path(normalized or csv_path, work_dir)
+    env = {"CSV2PG_SOURCE": source, "CSV2PG_TARGET": target, **extra_env}
     result = run_pgloader(load_file, work_dir, env, stall_timeout=stall_timeout,
                           on_progress=on_progress, table=staging_sql)
 
-    rows = int(sample["rows"])
     rejects = max(result.rejected, result.rejects_logged)
     with connected(database) as conn:
         try:
@@ -104,6 +120,8 @@ def build_import(*, table_name: str, table_schema: dict[str, Any], sample: dict[
                 hint=_hint(result, rejects, max_rejects))
 
     assert loaded is not None
+    if normalized is not None:
+        remove_normalized(normalized)
     return {
         "table": qualified,
         "inputs": {"csv": csv_hash, "load": load_hash, "schema": hash_value(table_schema),
@@ -164,7 +182,22 @@ def _swap_hint(exc: psycopg.Error) -> str:
     return "see the database's message above"
 
 
-def _check_load_file(load_file: Path, staging_sql: str, table_name: str) -> None:
+def _normalize(files: tuple[Path, ...], sample: dict[str, Any], out: Path, rows: int,
+               table_name: str) -> None:
+    """Write the UTF-8 copy pgloader reads; it must hold exactly the profile's records."""
+    dialect = Dialect.from_dict(sample["dialect"])
+    written = write_normalized(files, dialect, out)
+    if written != rows:
+        remove_normalized(out)
+        raise DataError(
+            f"csv2pg read {written} data records while writing the normalized copy, but the "
+            f"profile counted {rows}", path=files[0], table=table_name,
+            hint="the file changed since it was profiled, or the dialect in sample.json does "
+                 "not describe it; run `csv2pg build` again, or set the dialect in its "
+                 "[tables.NAME] entry")
+
+
+def _check_load_file(load_file: Path, staging_sql: str, table_name: str) -> str:
     try:
         text = Path(load_file).read_text(encoding="utf-8")
     except OSError as exc:
@@ -174,6 +207,7 @@ def _check_load_file(load_file: Path, staging_sql: str, table_name: str) -> None
         raise DataError(f"the pgloader command file does not load into {staging_sql}",
                         path=load_file, table=table_name,
                         hint="it was edited or is stale; `csv2pg build` regenerates it")
+    return text
 
 
 def _source_path(csv_path: Path, work_dir: Path) -> str:

@@ -23,7 +23,11 @@ pgloader facts this relies on (tech.md 3, re-checked with pgloader 3.6.9):
   pgloader's default ``trim unquoted blanks`` and lose the blanks around unquoted values.
 - A byte-order mark is part of the header line when there is one (``skip header`` drops it);
   without a header line the first field's expression strips it.
-- pgloader 3.6 reads lines up to LF: CR-only files are refused. A quote character other
+- Sources pgloader 3.6 cannot read as they are (compressed, several files, UTF-16, CR-only
+  or mixed line ends, comments, preamble/footer lines, blank lines, escapes, quotes inside
+  values: ``csv2pg.normalize.needs_normalizing``) are rendered with ``normalized=<reason>``:
+  pgloader then reads the importer's UTF-8 copy (``NORMALIZED_DIALECT``). Without it, CR-only
+  files are refused: pgloader 3.6 reads lines up to LF. A quote character other
   than ``"`` can only be escaped as ``""`` or ``\\"`` (its escape options are those two
   sequences), so such files load only while no value contains an escaped quote.
 """
@@ -47,6 +51,7 @@ from csv2pg.identifiers import (
     quote_literal,
     shell_word,
 )
+from csv2pg.normalize import NORMALIZED_MARKER, pgloader_encoding
 from csv2pg.resources import templates_dir
 
 LOAD_TEMPLATE = "table.load.j2"
@@ -55,40 +60,11 @@ PLACEHOLDERS = ("{{{CSV2PG_SOURCE}}}", "{{{CSV2PG_TARGET}}}")
 TEXT_TYPES = re.compile(r"^(text|varchar\(\d+\)|char\(\d+\))$")
 _UNSAFE_NAME = re.compile(r'["$\\{}\x00-\x1f\x7f]')
 
-# Python codec (codecs.lookup(...).name) → pgloader encoding name (`pgloader --list-encodings`).
-_ENCODINGS = {
-    "utf-8": "utf-8", "utf-8-sig": "utf-8", "ascii": "utf-8",
-    "utf-16-le": "utf-16le", "utf-16-be": "utf-16be",
-    "utf-32-le": "utf-32le", "utf-32-be": "utf-32be",
-    "cp1252": "windows-1252", "latin-1": "latin1", "iso8859-1": "latin1",
-    "iso8859-15": "latin9", "mac-roman": "mac-roman", "mac-cyrillic": "x-mac-cyrillic",
-    "koi8-r": "koi8-r", "koi8-u": "koi8-u", "shift_jis": "shift_jis", "cp932": "cp932",
-    "euc_jp": "euc-jp", "gbk": "gbk", "cp936": "cp936", "cp037": "cp037",
-}
 _BOM_ENCODINGS = {"utf-8-sig", "utf-16-le", "utf-16-be", "utf-32-le", "utf-32-be"}
-
-
-def pgloader_encoding(python_codec: str) -> str:
-    """The pgloader name of a Python codec, or DataError when pgloader cannot read it."""
-    try:
-        name = codecs.lookup(python_codec).name
-    except LookupError:
-        raise DataError(f"unknown encoding {python_codec!r}",
-                        hint="set encoding to a Python codec name, e.g. utf-8 or cp1252") from None
-    if name in _ENCODINGS:
-        return _ENCODINGS[name]
-    if re.fullmatch(r"cp(437|85[0257]|86[0-69]|874|125[0-8])", name):
-        return name
-    if re.fullmatch(r"iso8859-([2-9]|1[013-4])", name):
-        return name.replace("iso8859", "iso-8859")
-    if name in ("utf-16", "utf-32"):
-        le, be = ("FF FE", "FE FF") if name == "utf-16" else ("FF FE 00 00", "00 00 FE FF")
-        raise DataError(
-            f"pgloader needs the byte order of a {name.upper()} file; {python_codec!r} leaves it "
-            "to the byte-order mark", hint=f"set encoding = \"{name}-le\" (the file starts with "
-            f"bytes {le}) or \"{name}-be\" ({be}) in the table's [tables.NAME] entry")
-    raise DataError(f"pgloader 3.6 cannot read the encoding {python_codec!r}",
-                    hint="convert the file to UTF-8, or use the built-in engine (engine = \"copy\")")
+# How pgloader reads the UTF-8 copy csv2pg writes when it cannot read the source itself.
+NORMALIZED_DIALECT = {"encoding": "utf-8", "delimiter": ",", "quotechar": '"', "escapechar": None,
+                      "has_header": False, "header_lines": 0, "line_terminator": "\n"}
+_COMMENT_UNSAFE = re.compile(r"[\x00-\x1f\x7f{}]")
 
 
 @cache
@@ -152,13 +128,19 @@ def _environment() -> jinja2.Environment:
 
 
 def build_load(table_schema: dict[str, Any], dialect: dict[str, Any], rows: int,
-               staging_table: str) -> tuple[str, str]:
+               staging_table: str, normalized: str | None = None) -> tuple[str, str]:
     """(T.load text, T_import.sh text) for one table.
 
     ``table_schema`` is the committed table schema (schemas/T.schema.json), ``dialect`` and
     ``rows`` come from sample.json, ``staging_table`` is the table pgloader fills (in the
-    table's schema) before the import swaps it in.
+    table's schema) before the import swaps it in. ``normalized`` is
+    ``csv2pg.normalize.needs_normalizing(...)``: when it gives a reason, pgloader reads the
+    UTF-8 copy the importer writes (``NORMALIZED_DIALECT``) instead of the source, and the
+    .load file says so in a ``NORMALIZED_MARKER`` line the importer looks for.
     """
+    if normalized is not None:
+        dialect = NORMALIZED_DIALECT
+        normalized = " ".join(_COMMENT_UNSAFE.sub(" ", normalized).split()) or "see csv2pg"
     table = _checked_name(table_schema.get("table"), "table name")
     db_schema = _checked_name(table_schema.get("db_schema"), "database schema name")
     staging = _checked_name(staging_table, "staging table name")
@@ -184,6 +166,7 @@ def build_load(table_schema: dict[str, Any], dialect: dict[str, Any], rows: int,
         "escape": ("backslash-quote" if escapechar == "\\" else
                    "double-quote" if escapechar is None else pgloader_string(escapechar)),
         "placeholders": PLACEHOLDERS,
+        "normalized": normalized, "normalized_marker": NORMALIZED_MARKER,
     }
     env = _environment()
     load_text = env.get_template(LOAD_TEMPLATE).render(context)

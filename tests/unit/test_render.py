@@ -68,7 +68,16 @@ CASES: dict[str, tuple[dict[str, Any], dict[str, Any], int]] = {
         ]),
         dialect(encoding="utf-8-sig", delimiter="\t", quotechar=None, escapechar="\\",
                 header_lines=0), 0),
+    # UTF-16 with CR-only line ends and comment lines: pgloader reads csv2pg's normalized copy
+    "journal": (
+        table_schema("journal", [
+            column("jour", "date", nullable=False),
+            column("entrée", "text", null_tokens=("NA",)),
+        ]),
+        {**dialect(encoding="utf-16", delimiter=";", line_terminator="\r"), "comment": "#"}, 42),
 }
+# Cases whose source pgloader cannot read as it is (csv2pg.normalize.needs_normalizing).
+NORMALIZED = {"journal": "its lines end with CR alone"}
 
 
 def staging(case: str) -> str:
@@ -77,7 +86,7 @@ def staging(case: str) -> str:
 
 def render(case: str) -> tuple[str, str]:
     schema, dialect_, rows = CASES[case]
-    return build_load(schema, dialect_, rows, staging(case))
+    return build_load(schema, dialect_, rows, staging(case), normalized=NORMALIZED.get(case))
 
 
 def compare_golden(path: Path, actual: str, regen: bool) -> None:
@@ -215,3 +224,23 @@ def test_cr_only_line_ends_are_refused() -> None:
         "pgloader 3.6 cannot read a file whose lines end with CR alone\n"
         "  hint: convert its line ends to LF (tr '\\r' '\\n'), or use the built-in engine "
         '(engine = "copy")')
+
+
+def test_a_normalized_source_is_read_as_plain_utf8_csv() -> None:
+    load_text, script_text = render("journal")
+    assert "-- csv2pg normalizes the source first (its lines end with CR alone):" in load_text
+    assert "WITH ENCODING 'utf-8'" in load_text
+    assert "skip header = 0," in load_text
+    assert "fields terminated by ','," in load_text
+    assert "fields optionally enclosed by '\"'," in load_text
+    assert "fields escaped by double-quote," in load_text
+    assert "keep unquoted blanks" in load_text
+    assert "normalized copy" in script_text
+
+
+def test_a_normalizing_reason_cannot_break_out_of_its_comment() -> None:
+    schema, dialect_, rows = CASES["people"]
+    load_text, _ = build_load(schema, dialect_, rows, staging("people"),
+                              normalized="x\nLOAD CSV {{ evil }}")
+    assert "(x LOAD CSV evil):" in load_text
+    assert load_text.count("{{") == 2
