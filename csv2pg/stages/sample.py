@@ -1,16 +1,29 @@
 """Step ``sample:T``: profile one table's CSV into the sample.json document.
 
-Contract: ``build_sample(table, csv_hash, options_hash)`` reads ``table.source`` (and nothing
-else), streams every record once in bounded memory, and returns the sample.json document
-without ``schema_version`` (``artifacts.write_artifact`` adds it and validates against
-``schemas/sample.v1.json``). The same file and settings give a byte-identical document.
+Contract: ``build_sample(table, csv_hash, options_hash)`` reads ``table.files`` (and nothing
+else) in bounded memory and returns the sample.json document without ``schema_version``
+(``artifacts.write_artifact`` adds it and validates against ``schemas/sample.v1.json``). The
+same file and settings give a byte-identical document.
 
-Per column it counts empty values, null tokens (the union of the configured and default
-tokens; whether a default token really is NULL is decided later, in ``infer``), lengths,
-digit codes with leading zeros, integer range, decimal shape, exponent notation, the first
-``min(sample_rows, 20)`` distinct values (20 is the schema's limit) and, for every candidate
-type in ``pgtypes.CANDIDATES``, the non-null values that do not parse as it with the first
-few examples. Values and examples are cut to 80 characters.
+How (issue 3): a sample first, the first ``HEAD_ROWS`` records plus one record from each of
+``STRATA`` evenly spaced byte offsets (plain files only), proposes per column the family of
+candidate types its values parse as (``pgtypes`` decides what PostgreSQL accepts); one DuckDB
+scan (``csv2pg.profile``) then proves those candidates on every record, and columns whose
+integer proof fails are re-proven as numbers. Failing values and their physical lines come
+from a Python stream over only the failing columns that stops once each has its examples.
+Where DuckDB cannot read the file exactly as ``dialect.open_records`` does (encodings it
+lacks, lone CR line ends, escape characters, footers, compressed input, ragged rows, NUL
+characters) every record is streamed and profiled in Python instead; small files (no more
+than the head) are profiled from the head in Python.
+
+Per column: empty values, null tokens (the union of the configured and default tokens;
+whether a default token really is NULL is decided later, in ``infer``), lengths, digit codes
+with leading zeros, integer range, decimal shape, exponent notation, and for every candidate
+type in ``pgtypes.CANDIDATES`` the non-null values that do not parse as it with the first few
+examples. A failure count marked ``estimated`` (DuckDB path, text columns only) was not
+counted on the whole file: the sample had no value of that family, so all are assumed to
+fail. ``values`` are the first ``min(sample_rows, 20)`` distinct non-null values of the
+sample (head first, then the strata); values and examples are cut to 80 characters.
 
 Problems that make the file unloadable as detected (records with the wrong number of
 fields, NUL characters) are listed in ``problems``; the build treats them as fatal. A file
@@ -19,13 +32,18 @@ that cannot be read at all raises ``DataError``.
 
 from __future__ import annotations
 
+import csv
+import io
+import itertools
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any, NamedTuple
+from pathlib import Path
+from typing import Any, Literal, NamedTuple
 
-from csv2pg import pgtypes
-from csv2pg.dialect import detect_dialect, open_records, read_header
+from csv2pg import pgtypes, profile
+from csv2pg.dialect import Dialect, detect_dialect, open_records, read_header
 from csv2pg.errors import DataError
 from csv2pg.identifiers import unique_identifiers
 from csv2pg.settings import TableSettings
@@ -34,6 +52,10 @@ MAX_COLUMNS = 1600  # PostgreSQL's limit on columns in a table
 MAX_EXAMPLES = 5
 MAX_VALUES = 20  # sample.v1.json's maxItems for "values"
 VALUE_CHARS = 80
+HEAD_ROWS = 1000  # records at the start of the file in the sample
+STRATA = 2000  # evenly spaced byte offsets sampled after the head
+STRATUM_PROBE_BYTES = 1 << 12  # read first at each offset
+STRATUM_BYTES = 1 << 16  # read where the probe is too short; longer records are not sampled there
 CACHED_LENGTH = 64  # longer values rarely repeat and would bloat the memo
 
 
@@ -229,18 +251,297 @@ def _for_table(error: DataError, table: TableSettings) -> DataError:
                      hint=hint)
 
 
-def build_sample(table: TableSettings, csv_hash: str, options_hash: str) -> dict[str, Any]:
-    """The sample.json document of ``table``'s CSV (without ``schema_version``)."""
+Engine = Literal["auto", "duckdb", "python"]
+
+
+def build_sample(table: TableSettings, csv_hash: str, options_hash: str,
+                 engine: Engine = "auto") -> dict[str, Any]:
+    """The sample.json document of ``table``'s CSV (without ``schema_version``).
+
+    ``engine``: "python" streams every record through ``pgtypes``; "duckdb" proves the
+    sample's proposals with one DuckDB scan (falling back to Python where DuckDB cannot
+    read the file as the dialect says); "auto" is "duckdb" for files longer than the head.
+    """
     try:
-        return _profile(table, csv_hash, options_hash)
+        return _profile(table, csv_hash, options_hash, engine)
     except DataError as error:
         raise _for_table(error, table) from None
 
 
-def _profile(table: TableSettings, csv_hash: str, options_hash: str) -> dict[str, Any]:
-    path = table.source
+# --- the sample: the head plus a stratified sample -----------------------------------------
+
+class Sample(NamedTuple):
+    """Records read for proposals and representative values."""
+
+    head: list[tuple[int, list[str]]]   # the first HEAD_ROWS records with their lines
+    strata: list[list[str]]             # one record from each of STRATA evenly spaced offsets
+    complete: bool                      # the head is every record of the file
+
+
+def _reader_options(dialect: Dialect) -> dict[str, Any]:
+    if dialect.quotechar is None:
+        return {"delimiter": dialect.delimiter, "quoting": csv.QUOTE_NONE,
+                "escapechar": dialect.escapechar}
+    return {"delimiter": dialect.delimiter, "quotechar": dialect.quotechar, "doublequote": True,
+            "escapechar": dialect.escapechar, "strict": False}
+
+
+def take_sample(path: Path, dialect: Dialect, n_columns: int) -> Sample:
+    """The first HEAD_ROWS records, and for a long plain file a stratified sample of the rest.
+
+    A stratum seeks to an evenly spaced byte offset, skips to the next line start and parses
+    from there; a record counts only after one with the right number of fields (a line start
+    inside a quoted multi-line value gives the wrong count and is skipped). Deterministic.
+    """
+    head = list(itertools.islice(open_records(path, dialect), HEAD_ROWS + 1))
+    complete = len(head) <= HEAD_ROWS
+    head = head[:HEAD_ROWS]
+    strata: list[list[str]] = []
+    if not complete and _seekable_text(path, dialect):
+        strata = _strata(path, dialect, n_columns)
+    return Sample(head, strata, complete)
+
+
+def _seekable_text(path: Path, dialect: Dialect) -> bool:
+    if path.suffix.lower() in (".gz", ".zst", ".zstd", ".bz2", ".xz"):
+        return False
+    try:
+        return "\n".encode(dialect.encoding) == b"\n" and dialect.line_terminator != "\r"
+    except (LookupError, UnicodeError):
+        return False
+
+
+def _strata(path: Path, dialect: Dialect, n_columns: int) -> list[list[str]]:
+    size = path.stat().st_size
+    count = min(STRATA, max(1, size // (1 << 12)))  # small files: a stratum per 4 KiB
+    found: list[list[str]] = []
+    options = _reader_options(dialect)
+    with open(path, "rb") as handle:
+        for k in range(1, count + 1):
+            offset = size * k // (count + 1)
+            # A short read first; a full block only where the records there are long.
+            for length, needed in ((STRATUM_PROBE_BYTES, 3), (STRATUM_BYTES, 2)):
+                handle.seek(offset)
+                record = _stratum_record(handle.read(length), dialect, options, n_columns, needed)
+                if record is not None:
+                    if record:
+                        found.append(record)
+                    break
+    return found
+
+
+def _stratum_record(block: bytes, dialect: Dialect, options: dict[str, Any], n_columns: int,
+                    needed: int) -> list[str] | None:
+    """The record after the first whole one in ``block``; [] when none fits; None: read more.
+
+    The block starts anywhere, so parsing starts after its first line break; the first record
+    with ``n_columns`` fields resynchronises, the one after it is sampled. With ``needed`` 3
+    another record must follow, which proves the sampled one ended inside the block.
+    """
+    start, end = block.find(b"\n"), block.rfind(b"\n")
+    if start < 0 or end <= start:
+        return None if needed == 3 else []
+    text = block[start + 1:end + 1].decode(dialect.encoding, errors="replace")
+    records = (r for r in csv.reader(io.StringIO(text, newline=""), **options) if r)
+    synced = False
+    for fields in records:
+        if not synced:
+            synced = len(fields) == n_columns
+            continue
+        if len(fields) != n_columns:
+            return []
+        if needed == 3 and next(records, None) is None:
+            return None
+        return fields
+    return None if needed == 3 else []
+
+
+def _sample_stats(sample: Sample, n_columns: int, null_tokens: frozenset[str],
+                  max_values: int) -> list[ColumnStats]:
+    """Profiles of the sampled records: proposals, and the representative values."""
+    stats = [ColumnStats(max_values=max_values) for _ in range(n_columns)]
+    records = [*sample.head, *((0, fields) for fields in sample.strata)]
+    for line, fields in records:
+        for column, value in zip(stats, fields, strict=False):
+            column.add(line, value, null_tokens)
+    return stats
+
+
+# --- the pure-Python profile -----------------------------------------------------------------
+
+def _all_records(files: tuple[Path, ...], dialect: Dialect) -> Iterator[tuple[int, list[str]]]:
+    """The records of every file of the table, one file after the other."""
+    for path in files:
+        yield from open_records(path, dialect)
+
+
+def _python_columns(files: tuple[Path, ...], dialect: Dialect, headers: list[str],
+                    null_tokens: frozenset[str], sample: Sample,
+                    ) -> tuple[int, list[ColumnStats], RecordChecks]:
+    stats = [ColumnStats(max_values=0) for _ in headers]
+    checks = RecordChecks(expected=len(headers))
+    rows = 0
+    records = iter(sample.head) if sample.complete else _all_records(files, dialect)
+    for line, fields in records:
+        rows += 1
+        checks.check(line, fields)
+        for column, value in zip(stats, fields, strict=False):
+            column.add(line, value, null_tokens)
+    return rows, stats, checks
+
+
+# --- the DuckDB profile: propose from the sample, prove on the whole file --------------------
+
+FAMILY_LEVEL = {"boolean": "boolean", "smallint": "number", "date": "date", "time": "time",
+                "uuid": "uuid"}
+ALL_LEVELS = ("boolean", "number", "date", "time", "uuid")
+
+
+def _family(name: str) -> tuple[str, ...]:
+    return next(f for f in pgtypes.FAMILIES if name in f)
+
+
+def propose(stats: ColumnStats) -> str | None:
+    """What to prove for a column on the whole file, from its sampled profile.
+
+    The narrowest candidate every sampled value parses as (one check per value); else, for a
+    column whose sample mixes families or has values of none (text), None; a text column's
+    counts for the families it does show come from the narrower second pass
+    (``recheck_levels``). No sampled value: every level, in the second pass.
+    """
+    if stats.non_null == 0:
+        return None
+    failures = stats.failures()
+    return next((name for name in pgtypes.CANDIDATES if failures[name] == 0), None)
+
+
+def recheck_levels(stats: ColumnStats, proposal: str | None) -> tuple[str, ...]:
+    """The levels the second pass proves exactly for a column that was not proven."""
+    if proposal is not None:
+        level = FAMILY_LEVEL[_family(proposal)[0]]
+        return ("number",) if level == "number" else (level,)
+    if stats.non_null == 0:
+        return ALL_LEVELS
+    failures = stats.failures()
+    return tuple(FAMILY_LEVEL[f[0]] for f in pgtypes.FAMILIES
+                 if min(failures[n] for n in f) < stats.non_null)
+
+
+def _duckdb_columns(path: Path, dialect: Dialect, headers: list[str],
+                    null_tokens: frozenset[str], sample: Sample,
+                    sampled: list[ColumnStats]) -> tuple[int, list[dict[str, Any]]]:
+    n = len(headers)
+    proposals = [propose(s) for s in sampled]
+    rows, counts = profile.scan(path, dialect, n, null_tokens, proposals)
+    # Widen and re-prove, in a second pass over only these columns: proposals that fail
+    # somewhere (integers as numbers), and text columns whose sample showed typed values.
+    again: list[profile.Proof | None] = [None] * n
+    for i, proposal in enumerate(proposals):
+        if proposal is None or counts[i].ok[proposal] < counts[i].non_null:
+            again[i] = recheck_levels(sampled[i], proposal) or None
+    if any(again):
+        _, more = profile.scan(path, dialect, n, null_tokens, again)
+        for i, levels in enumerate(again):
+            if levels:
+                counts[i] = more[i]
+    if sample.complete and rows != len(sample.head):
+        raise profile.Unsupported("DuckDB's record count differs from Python's")
+    if any(c.nul_values for c in counts):
+        raise profile.Unsupported("NUL characters (Python names their lines)")
+    columns = [_counted_profile(rows, counts[i], sampled[i], sample.complete)
+               for i in range(n)]
+    _add_examples(path, dialect, columns, null_tokens)
+    return rows, columns
+
+
+def _counted_profile(rows: int, counts: profile.ColumnCounts, sampled: ColumnStats,
+                     complete: bool) -> dict[str, Any]:
+    non_null = counts.non_null
+    evaluated = set(counts.ok)
+    proven = [name for name in evaluated if counts.ok[name] == non_null]
+    integers_only = "bigint" in evaluated and "numeric" not in evaluated
+    if "bigint" in proven:
+        evaluated |= {"numeric", "double precision"}  # every bigint is both
+        counts.ok.update({"numeric": non_null, "double precision": non_null})
+    candidates: dict[str, dict[str, Any]] = {}
+    for name in pgtypes.CANDIDATES:
+        entry: dict[str, Any]
+        if name in evaluated:
+            entry = {"failures": non_null - counts.ok[name]}
+        elif proven or complete:
+            # Families never overlap: a column proven in one fails every other on every value.
+            entry = {"failures": non_null}
+        else:
+            # A text column whose sample had no value of this family: extrapolated.
+            entry = {"failures": non_null, "estimated": True}
+        entry["examples"] = []
+        candidates[name] = entry
+    digits, scale = counts.max_integer_digits, counts.max_scale
+    if integers_only and counts.integer_min is not None and counts.integer_max is not None:
+        digits = max(len(str(abs(counts.integer_min))), len(str(abs(counts.integer_max))))
+        scale = 0
+    return {
+        "non_null": non_null, "empty": rows + counts.empty,
+        "null_tokens": dict(sorted(counts.null_tokens.items())),
+        "min_length": counts.min_length, "max_length": counts.max_length,
+        "leading_zeros": counts.leading_zeros,
+        "integer_min": _text(counts.integer_min), "integer_max": _text(counts.integer_max),
+        "max_scale": scale, "max_integer_digits": digits,
+        "exponent_values": counts.exponent_values,
+        "candidates": candidates,
+        "values": list(sampled.values),
+    }
+
+
+def _add_examples(path: Path, dialect: Dialect, columns: list[dict[str, Any]],
+                  null_tokens: frozenset[str]) -> None:
+    """The first failing values of every eliminated candidate, with their physical lines.
+
+    DuckDB counts failures but cannot say on which line a record starts, so this streams
+    the records in Python over only the columns with failures, until each has its examples.
+    """
+    needs: dict[int, dict[str, int]] = {}
+    for i, col in enumerate(columns):
+        wanted = {name: min(MAX_EXAMPLES, c["failures"])
+                  for name, c in col["candidates"].items() if c["failures"]}
+        if wanted:
+            needs[i] = wanted
+    if not needs:
+        return
+    for line, fields in open_records(path, dialect):
+        for i in list(needs):
+            if i >= len(fields):
+                continue
+            value = fields[i]
+            if value == "" or value in null_tokens:
+                continue
+            wanted = needs[i]
+            for name in value_facts(value).failing:
+                if name in wanted:
+                    columns[i]["candidates"][name]["examples"].append(
+                        {"line": line, "value": value[:VALUE_CHARS]})
+                    wanted[name] -= 1
+                    if wanted[name] == 0:
+                        del wanted[name]
+            if not wanted:
+                del needs[i]
+        if not needs:
+            return
+
+
+# --- the step ----------------------------------------------------------------------------
+
+def _profile(table: TableSettings, csv_hash: str, options_hash: str,
+             engine: Engine) -> dict[str, Any]:
+    files = table.files
+    path = files[0]
     dialect = detect_dialect(path, table.dialect)
     headers = read_header(path, dialect)
+    for other in files[1:]:
+        if read_header(other, dialect) != headers:
+            raise DataError(f"the header differs from the one of {path.name}", path=other, line=1,
+                            hint="a source glob loads files with the same header into one table; "
+                                 f"narrow source in [tables.{table.name}] or give the file a table of its own")
     if len(headers) > MAX_COLUMNS:
         raise DataError(
             f"the header has {len(headers)} columns; PostgreSQL allows at most {MAX_COLUMNS}",
@@ -248,20 +549,30 @@ def _profile(table: TableSettings, csv_hash: str, options_hash: str) -> dict[str
             hint=f"split the file, or check the delimiter (set delimiter in [tables.{table.name}])")
     null_tokens = frozenset(table.null_tokens + table.default_null_tokens) - {""}
     max_values = max(0, min(table.sample_rows, MAX_VALUES))
-    stats = [ColumnStats(max_values=max_values) for _ in headers]
-    checks = RecordChecks(expected=len(headers))
-    rows = 0
-    for line, fields in open_records(path, dialect):
-        rows += 1
-        checks.check(line, fields)
-        for column, value in zip(stats, fields, strict=False):
-            column.add(line, value, null_tokens)
+    sample = take_sample(path, dialect, len(headers))
+    if len(files) > 1:
+        sample = sample._replace(complete=False)  # the head is only the first file's
+    sampled = _sample_stats(sample, len(headers), null_tokens, max_values)
     columns = unique_identifiers(headers)
+    use_duckdb = len(files) == 1 and (engine == "duckdb" or (engine == "auto" and not sample.complete))
+    found: list[dict[str, Any]] | None = None
+    problems: list[dict[str, Any]] = []
+    if use_duckdb:
+        try:
+            rows, found = _duckdb_columns(path, dialect, headers, null_tokens, sample, sampled)
+        except profile.Unsupported:
+            found = None
+    if found is None:
+        rows, stats, checks = _python_columns(files, dialect, headers, null_tokens, sample)
+        found = [{**s.as_dict(0, "", ""), "values": list(sampled[i].values)}
+                 for i, s in enumerate(stats)]
+        problems = checks.problems(table.name)
     return {
         "table": table.name,
         "inputs": {"csv": csv_hash, "options": options_hash},
         "dialect": dialect.as_dict(),
         "rows": rows,
-        "columns": [s.as_dict(i, headers[i], columns[i]) for i, s in enumerate(stats)],
-        "problems": checks.problems(table.name),
+        "columns": [{**found[i], "index": i, "name": headers[i], "column": columns[i]}
+                    for i in range(len(headers))],
+        "problems": problems,
     }

@@ -217,3 +217,76 @@ def test_corpus_files_profile_or_raise_clear_errors(corpus: Path) -> None:
     assert errors.get("duckdb_empty.csv") == "error: the file is empty"
     assert errors.get("frictionless_wide.csv", "").startswith("error: the header has 9074 columns")
     assert len(errors) < len(outcomes) / 10, errors
+
+
+# --- the DuckDB proof and the Python profile agree ----------------------------------------
+
+PARITY_FILES: dict[str, str | bytes] = {
+    "people": PEOPLE,
+    "quoted_newlines": 'id,note,when\n1,"a\nb",2024-01-01\n2,"x, ""y""",2024-01-02T10:00\n'
+                       '3,,2024-01-03 10:00:00\n',
+    "crlf": "a,b\r\n1,2.5\r\n2,x\r\n\r\n3,\r\n",
+    "empty_lines": "a,b\n\n1,true\n\n\n2,no\n4,maybe\n",
+    "wide_ints": "small,big,huge,money\n1,70000,9223372036854775808,1.50\n"
+                 "-2,-3000000000,5,-0.001\n007,1,-1,1e3\n",
+    "times": "t,tz,u\n10:00,2024-01-01T10:00:00Z,123e4567-e89b-12d3-a456-426614174000\n"
+              "24:00,2024-01-01T10:00:00+02:00,123E4567-E89B-12D3-A456-426614174000\n"
+              "23:59:59,2024-02-30T10:00:00Z,nope\n",
+    "latin1": "nom;ville\nRaúl;Genève\nNA;-\n".encode("latin-1"),
+    "no_header": "1,2\n3,4\n5,x\n",
+    "tokens": "a,b\nNA,1\nnull,N/A\n#NULL!,-\nNULL,3\n",
+}
+
+
+def _without_estimates(doc: dict[str, Any]) -> dict[str, Any]:
+    for col in doc["columns"]:
+        for candidate in col["candidates"].values():
+            candidate.pop("estimated", None)
+    return doc
+
+
+@pytest.mark.parametrize("name", sorted(PARITY_FILES))
+def test_duckdb_profile_equals_python_profile(tmp_path: Path, name: str) -> None:
+    content = PARITY_FILES[name]
+    path = tmp_path / f"{name}.csv"
+    path.write_bytes(content.encode() if isinstance(content, str) else content)
+    table = table_for(path)
+    python = build_sample(table, HASH, HASH, engine="python")
+    duck = build_sample(table, HASH, HASH, engine="duckdb")
+    assert validation_errors("sample", {**duck, "schema_version": 1}) == []
+    assert canonical_json(_without_estimates(duck)) == canonical_json(python)
+
+
+def _long_file(path: Path, rows: int) -> None:
+    lines = ["id,amount,note,day,flag"]
+    for i in range(1, rows + 1):
+        note = f'"line {i}\nwith, comma"' if i % 7 == 0 else ("NA" if i % 11 == 0 else f"n{i % 13}")
+        amount = "oops" if i == rows - 3 else f"{i % 1000}.{i % 100:02d}"
+        day = "" if i % 10 == 0 else f"2024-{1 + i % 12:02d}-{1 + i % 28:02d}"
+        lines.append(f"{i},{amount},{note},{day},{'yes' if i % 2 else 'no'}")
+    path.write_text("\r\n".join(lines) + "\r\n", encoding="utf-8", newline="")
+
+
+def test_long_file_duckdb_equals_python(tmp_path: Path) -> None:
+    path = tmp_path / "long.csv"
+    _long_file(path, 5000)
+    table = table_for(path)
+    duck = build_sample(table, HASH, HASH)  # longer than the head: DuckDB
+    assert canonical_json(build_sample(table, HASH, HASH)) == canonical_json(duck)
+    python = build_sample(table, HASH, HASH, engine="python")
+    assert canonical_json(_without_estimates(duck)) == canonical_json(python)
+    amount = column(duck, "amount")["candidates"]["numeric"]
+    assert amount == {"failures": 1, "examples": [{"line": 2 + 4996 + 4996 // 7, "value": "oops"}]}
+    assert duck["rows"] == 5000
+
+
+@pytest.mark.parametrize("data", sorted(
+    (Path(__file__).parents[2] / "examples" / "quickstart" / "data").glob("*")),
+    ids=lambda p: p.name)
+def test_quickstart_row_counts_match_open_records(data: Path) -> None:
+    from csv2pg.dialect import detect_dialect, open_records
+
+    table = table_for(data)
+    expected = sum(1 for _ in open_records(data, detect_dialect(data, table.dialect)))
+    for engine in ("duckdb", "python"):
+        assert build_sample(table, HASH, HASH, engine=engine)["rows"] == expected  # type: ignore[arg-type]

@@ -1,0 +1,475 @@
+"""Whole-file column proofs with DuckDB: one parallel scan counts what PostgreSQL accepts.
+
+Contract: ``scan(path, dialect, n_columns, null_tokens, levels)`` reads ``path`` once with
+DuckDB's CSV reader (every column as text, the dialect given explicitly, no sniffing) and
+returns, per column, the counts ``stages.sample`` turns into the column profile: non-null
+values, empty values, null tokens, lengths, digit codes with leading zeros and, for each
+proof level asked for the column, how many non-null values parse as each candidate of that
+level. ``supports(dialect, path)`` says whether DuckDB reads the file exactly as
+``dialect.open_records`` does; when it does not, or the scan fails (ragged rows, bad bytes),
+``Unsupported`` is raised and the caller profiles in Python instead.
+
+The checks are SQL predicates (``predicate``) that accept exactly what ``pgtypes.parses_as``
+accepts: a regular expression for the shape plus TRY_CAST or digit comparisons for ranges and
+the calendar, because DuckDB's casts alone are laxer than PostgreSQL ('1194.44' and '1e3'
+cast to INTEGER). The unit tests compare both on tricky values.
+
+Proof levels (a level is the candidates one family shares; values of different families
+never overlap, so a column needs only its family's level):
+
+- ``integer``: smallint, integer, bigint, with the bigint minimum and maximum;
+- ``number``: the integer level plus numeric and double precision, decimal shape (integer
+  digits, scale) and values in exponent notation;
+- ``boolean``, ``date`` (date, timestamp, timestamptz), ``time``, ``uuid``.
+
+The only module that imports duckdb. Reads the CSV; writes nothing. Imports no other csv2pg
+module than dialect, pgtypes and identifiers.
+"""
+
+from __future__ import annotations
+
+import codecs
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from csv2pg import pgtypes
+from csv2pg.dialect import Dialect
+from csv2pg.identifiers import quote_literal
+
+# Python codec → DuckDB encoding, for the encodings DuckDB decodes exactly like Python.
+ENCODINGS: Mapping[str, str] = {"utf-8": "utf-8", "utf-8-sig": "utf-8", "latin-1": "latin-1"}
+COMPRESSED = (".gz", ".zst", ".zstd", ".bz2", ".xz")
+PROBE_BYTES = 1 << 20
+
+LEVELS: Mapping[str, tuple[str, ...]] = {
+    "boolean": ("boolean",),
+    "integer": ("smallint", "integer", "bigint"),
+    "number": ("smallint", "integer", "bigint", "numeric", "double precision"),
+    "date": ("date", "timestamp", "timestamptz"),
+    "time": ("time",),
+    "uuid": ("uuid",),
+}
+# The level that proves each candidate (the narrowest containing it).
+LEVEL_OF: Mapping[str, str] = {
+    "boolean": "boolean", "smallint": "integer", "integer": "integer", "bigint": "integer",
+    "numeric": "number", "double precision": "number", "date": "date", "timestamp": "date",
+    "timestamptz": "date", "time": "time", "uuid": "uuid",
+}
+
+
+class Unsupported(Exception):
+    """DuckDB cannot read this file exactly as the dialect says; profile it in Python."""
+
+
+# --- SQL predicates ------------------------------------------------------------------------
+
+_SPACE = "[ \\t\\n\\r\\v\\f]*"
+_SPACE_CHARS = "(' ' || chr(9) || chr(10) || chr(11) || chr(12) || chr(13))"
+_INT_RE = "[+-]?[0-9]+"
+_DEC_RE = "[+-]?(?:[0-9]+\\.?[0-9]*|\\.[0-9]+)(?:[eE][+-]?[0-9]+)?"
+_PLAIN_RE = "[+-]?(?:[0-9]+\\.?[0-9]*|\\.[0-9]+)"  # a decimal without exponent
+_SCI_RE = _PLAIN_RE + "[eE][+-]?[0-9]{1,3}"  # with an exponent that is always small enough
+# Shapes with the clock and zone ranges of pgtypes built in (hours 00-23, minutes and seconds
+# 00-59, zone hours 00-15): one regular expression decides all but the calendar.
+_CLOCK_RE = "(?:[01][0-9]|2[0-3]):[0-5][0-9](?::[0-5][0-9](?:\\.[0-9]{1,9})?)?"
+_DATE_RE = "[0-9]{4}-[0-9]{2}-[0-9]{2}"
+_TS_RE = _DATE_RE + "(?:[T ]" + _CLOCK_RE + ")?"
+_TSTZ_RE = _DATE_RE + "[T ]" + _CLOCK_RE + " ?(?:Z|[+-](?:0[0-9]|1[0-5])(?::?[0-5][0-9])?)"
+_UUID_RE = "[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+
+
+def _lit(text: str) -> str:
+    return quote_literal(text)
+
+
+def trimmed(col: str) -> str:
+    """``col`` without PostgreSQL's blanks at either end (what ``pgtypes`` strips).
+
+    Trimming is costly and most values have nothing to trim, so only values whose first or
+    last character sorts at or below a space (every blank does) are trimmed.
+    """
+    return (f"(CASE WHEN {col}[1] <= ' ' OR {col}[-1] <= ' ' "
+            f"THEN trim({col}, {_SPACE_CHARS}) ELSE {col} END)")
+
+
+def _full(expr: str, pattern: str) -> str:
+    return f"regexp_full_match({expr}, {_lit(pattern)})"
+
+
+def _calendar(t: str) -> str:
+    """A real day (year 1 to 9999) in the first 10 characters of ``t`` (shape already checked)."""
+    return f"(substr({t}, 1, 4) <> '0000' AND TRY_CAST(substr({t}, 1, 10) AS DATE) IS NOT NULL)"
+
+
+def _exponent_ok(t: str) -> str:
+    exponent = f"regexp_extract({t}, '[eE]([+-]?[0-9]+)$', 1)"
+    return (f"(NOT regexp_matches({t}, '[eE]') OR "
+            f"coalesce(abs(TRY_CAST({exponent} AS HUGEINT)) <= 1000, false))")
+
+
+def _integer_value(col: str) -> str:
+    t = trimmed(col)
+    return f"(CASE WHEN {_full(t, _INT_RE)} THEN TRY_CAST({t} AS HUGEINT) END)"
+
+
+def _bigint_value(col: str) -> str:
+    """The value of ``col`` as BIGINT when it is an integer in bigint's range, else NULL."""
+    t = trimmed(col)
+    return f"TRY_CAST(CASE WHEN {_full(t, _INT_RE)} THEN {t} END AS BIGINT)"
+
+
+def _check(type_name: str, t: str, col: str) -> str:
+    """``predicate`` with the trimmed value ``t`` of ``col`` given as SQL."""
+    if type_name in pgtypes.INTEGER_RANGES:
+        low, high = pgtypes.INTEGER_RANGES[type_name]
+        value = f"(CASE WHEN {_full(t, _INT_RE)} THEN TRY_CAST({t} AS HUGEINT) END)"
+        return f"coalesce({value} BETWEEN {low} AND {high}, false)"
+    if type_name == "numeric":
+        return f"(lower({t}) = 'nan' OR ({_full(t, _DEC_RE)} AND {_exponent_ok(t)}))"
+    if type_name == "double precision":
+        words = ", ".join(_lit(w) for w in ("nan", *sorted(pgtypes._INFINITY_WORDS)))
+        as_double = f"TRY_CAST({t} AS DOUBLE)"
+        mantissa = f"regexp_replace({t}, '[eE].*$', '')"
+        finite = (f"coalesce(isfinite({as_double}) AND NOT ({as_double} = 0 AND "
+                  f"regexp_matches({mantissa}, '[1-9]')), false)")
+        return (f"(lower({t}) IN ({words}) OR "
+                f"({_full(t, _DEC_RE)} AND {_exponent_ok(t)} AND {finite}))")
+    if type_name == "boolean":
+        words = ", ".join(_lit(w) for w in sorted(pgtypes._BOOLEAN_WORDS))
+        return f"(lower({t}) IN ({words}))"
+    if type_name == "date":
+        return f"({_full(t, _DATE_RE)} AND {_calendar(t)})"
+    if type_name == "timestamp":
+        return f"({_full(t, _TS_RE)} AND {_calendar(t)})"
+    if type_name == "timestamptz":
+        return f"({_full(t, _TSTZ_RE)} AND {_calendar(t)})"
+    if type_name == "time":
+        return _full(t, _CLOCK_RE)
+    if type_name == "uuid":
+        return f"(length({col}) = 36 AND {_full(col, _UUID_RE)})"
+    raise ValueError(f"unknown candidate type {type_name!r}")
+
+
+def predicate(type_name: str, col: str) -> str:
+    """SQL that is true exactly when ``pgtypes.parses_as(type_name, value of col)``.
+
+    ``col`` must not be NULL (DuckDB reads empty fields as NULL; they are never candidates).
+    """
+    return _check(type_name, trimmed(col), col)
+
+
+def _shape(col: str) -> tuple[str, str]:
+    """SQL for (integer digits, scale) of a decimal value, as ``pgtypes.decimal_shape``."""
+    t = trimmed(col)
+    mantissa = f"regexp_extract({t}, '^[+-]?([0-9]*\\.?[0-9]*)', 1)"
+    whole = f"split_part({mantissa}, '.', 1)"
+    fraction = f"split_part({mantissa}, '.', 2)"
+    exponent = f"coalesce(TRY_CAST(regexp_extract({t}, '[eE]([+-]?[0-9]+)$', 1) AS INTEGER), 0)"
+    digits = f"greatest(length(ltrim({whole} || {fraction}, '0')), 1)"
+    power = f"({exponent} - length({fraction}))"
+    return f"greatest({digits} + {power}, 0)", f"greatest(-{power}, 0)"
+
+
+def _plain_shape(col: str) -> tuple[str, str]:
+    """``_shape`` for a value matching ``_PLAIN_RE`` as it is (no blanks, no exponent).
+
+    Without leading zeros (the common case) the integer digits are the characters before
+    the point less the sign; otherwise the general formula with exponent 0.
+    """
+    point = f"strpos({col}, '.')"
+    before = f"(CASE WHEN {point} = 0 THEN length({col}) ELSE {point} - 1 END)"
+    sign = f"(CASE WHEN {col} < '0' THEN 1 ELSE 0 END)"  # '+' and '-' sort before digits
+    unsigned = f"ltrim({col}, '+-')"
+    whole = f"split_part({unsigned}, '.', 1)"
+    fraction = f"split_part({unsigned}, '.', 2)"
+    general = (f"greatest(greatest(length(ltrim({whole} || {fraction}, '0')), 1) "
+               f"- length({fraction}), 0)")
+    digits = (f"(CASE WHEN {_full(col, '[+-]?[1-9][0-9]*(?:[.][0-9]*)?')} "
+              f"THEN {before} - {sign} WHEN {_full(col, '[+-]?0*[.][0-9]+')} THEN 0 "
+              f"ELSE {general} END)")
+    scale = f"(CASE WHEN {point} = 0 THEN 0 ELSE length({col}) - {point} END)"
+    return digits, scale
+
+
+def _sci_shape(col: str) -> tuple[str, str]:
+    """``_shape`` for a value matching ``_SCI_RE`` as it is (no blanks).
+
+    A mantissa without leading zeros (the common case) has ``before + exponent`` integer
+    digits and ``fraction - exponent`` decimal places; otherwise the general formula.
+    """
+    mark = f"greatest(strpos({col}, 'e'), strpos({col}, 'E'))"
+    exponent = f"TRY_CAST(substr({col}, {mark} + 1) AS INTEGER)"
+    point = f"strpos({col}, '.')"
+    sign = f"(CASE WHEN {col} < '0' THEN 1 ELSE 0 END)"
+    before = f"((CASE WHEN {point} = 0 THEN {mark} ELSE {point} END) - 1 - {sign})"
+    places = f"(CASE WHEN {point} = 0 THEN 0 ELSE {mark} - {point} - 1 END)"
+    simple = _full(col, "[+-]?[1-9][0-9]*(?:[.][0-9]*)?[eE][+-]?[0-9]+")
+    unsigned = f"ltrim(left({col}, {mark} - 1), '+-')"
+    whole = f"split_part({unsigned}, '.', 1)"
+    fraction = f"split_part({unsigned}, '.', 2)"
+    digits = f"greatest(length(ltrim({whole} || {fraction}, '0')), 1)"
+    power = f"({exponent} - length({fraction}))"
+    return (f"(CASE WHEN {simple} THEN greatest({before} + {exponent}, 0) "
+            f"ELSE greatest({digits} + {power}, 0) END)",
+            f"(CASE WHEN {simple} THEN greatest({places} - {exponent}, 0) "
+            f"ELSE greatest(-{power}, 0) END)")
+
+
+# --- the scan ------------------------------------------------------------------------------
+
+@dataclass
+class ColumnCounts:
+    """What one scan found in one column (``ok`` counts non-null values per candidate)."""
+
+    non_null: int = 0
+    empty: int = 0
+    null_tokens: dict[str, int] = field(default_factory=dict)
+    min_length: int | None = None
+    max_length: int | None = None
+    leading_zeros: int = 0
+    nul_values: int = 0
+    ok: dict[str, int] = field(default_factory=dict)
+    integer_min: int | None = None
+    integer_max: int | None = None
+    max_integer_digits: int | None = None
+    max_scale: int | None = None
+    exponent_values: int = 0
+
+
+def supports(path: Path, dialect: Dialect, n_columns: int) -> str | None:
+    """None when DuckDB reads ``path`` exactly as ``open_records`` does, else why not."""
+    if dialect.encoding not in ENCODINGS:
+        return f"encoding {dialect.encoding}"
+    if path.suffix.lower() in COMPRESSED:
+        return "compressed input"
+    if dialect.line_terminator not in ("\n", "\r\n"):
+        return "line terminator"
+    if dialect.quotechar is None or dialect.escapechar is not None:
+        return "quoting"
+    if dialect.comment is not None or dialect.footer_lines:
+        return "comment or footer lines"
+    if n_columns < 2:
+        return "a single column (blank lines would be records)"
+    with open(path, "rb") as handle:
+        head = handle.read(PROBE_BYTES)
+    if b"\x00" in head or head.count(b"\r") != head.count(b"\r\n"):
+        return "NUL bytes or lone carriage returns"
+    if dialect.encoding == "utf-8" and head.startswith(codecs.BOM_UTF8):
+        return "byte-order mark read as text"
+    return None
+
+
+def _read_csv(n_columns: int, dialect: Dialect) -> str:
+    columns = "{" + ", ".join(f"'c{i}': 'VARCHAR'" for i in range(n_columns)) + "}"
+    quote = _lit(dialect.quotechar or '"')
+    return (f"read_csv($path, columns = {columns}, header = {str(dialect.has_header).lower()}, "
+            f"delim = {_lit(dialect.delimiter)}, quote = {quote}, escape = {quote}, "
+            f"skip = {int(dialect.preamble_lines)}, encoding = {_lit(ENCODINGS[dialect.encoding])}, "
+            f"auto_detect = false, strict_mode = false, parallel = true)")
+
+
+def _value(c: str, tokens: str) -> str:
+    """Column ``c`` with its null tokens read as NULL (DuckDB reads empty fields as NULL)."""
+    return f"(CASE WHEN {c} IN ({tokens}) THEN NULL ELSE {c} END)" if tokens else c
+
+
+def _stats(c: str, tokens: str) -> list[str]:
+    """Present values, null tokens, lengths, leading-zero codes, NUL characters.
+
+    CASE rather than FILTER or AND: DuckDB evaluates a CASE branch only on the rows that take
+    it, so the regular expression runs only on values starting with 0.
+    """
+    v = _value(c, tokens)
+    return [
+        f"count({c})",
+        f"histogram(CASE WHEN {c} IN ({tokens}) THEN {c} END)" if tokens else "NULL",
+        f"min(length({v}))",
+        f"max(length({v}))",
+        f"count_if(CASE WHEN starts_with({v}, '0') AND length({v}) > 1 "
+        f"THEN regexp_full_match({v}, '[0-9]+') ELSE false END)",
+        f"count_if(contains({c}, $nul))",
+    ]
+
+
+def _proof(candidate: str, v: str) -> list[str]:
+    """The aggregates proving ``candidate`` on the non-null values ``v`` (see ``_read_proof``).
+
+    One check per value: the proposal's, plus what the rest of its family follows from
+    cheaply (integer ranges of one cast; dates among proven timestamps). Plain decimals, by
+    far the common case, skip the exact checks for numbers.
+    """
+    t = trimmed(v)
+    if candidate in pgtypes.INTEGER_RANGES:
+        return _integer_aggregates(_bigint_value(v))
+    if candidate in ("numeric", "double precision"):
+        plain, sci = _full(v, _PLAIN_RE), _full(v, _SCI_RE)
+        integer = (f"(CASE WHEN {plain} THEN (CASE WHEN contains({v}, '.') THEN NULL "
+                   f"ELSE TRY_CAST({v} AS BIGINT) END) WHEN {sci} THEN NULL "
+                   f"ELSE {_bigint_value(v)} END)")
+        decimal = f"({_full(t, _DEC_RE)} AND {_exponent_ok(t)})"
+        digits, scale = _shape(v)
+        plain_digits, plain_scale = _plain_shape(v)
+        sci_digits, sci_scale = _sci_shape(v)
+        normal = f"coalesce(abs(TRY_CAST({v} AS DOUBLE)) BETWEEN 1e-300 AND 1e300, false)"
+        return [
+            *_integer_aggregates(integer),
+            f"count_if(CASE WHEN {plain} OR {sci} THEN true ELSE {_check('numeric', t, v)} END)",
+            f"count_if(CASE WHEN {plain} AND length({v}) < 300 THEN true "
+            f"WHEN {sci} AND {normal} THEN true ELSE {_check('double precision', t, v)} END)",
+            f"max(CASE WHEN {plain} THEN {plain_digits} WHEN {sci} THEN {sci_digits} "
+            f"WHEN {decimal} THEN {digits} END)",
+            f"max(CASE WHEN {plain} THEN {plain_scale} WHEN {sci} THEN {sci_scale} "
+            f"WHEN {decimal} THEN {scale} END)",
+            f"count_if(CASE WHEN {plain} THEN false WHEN {sci} THEN true "
+            f"ELSE {decimal} AND regexp_matches({t}, '[eE]') END)",
+        ]
+    if candidate == "boolean":
+        words = ", ".join(_lit(w) for w in sorted(pgtypes._BOOLEAN_WORDS))
+        return [f"count_if(CASE WHEN {v} IN ({words}) THEN true ELSE {_check(candidate, t, v)} END)"]
+    if candidate == "timestamp":
+        return [f"count_if({_check(candidate, t, v)})",
+                f"count_if(CASE WHEN length({t}) = 10 THEN {_check('date', t, v)} ELSE false END)"]
+    return [f"count_if({_check(candidate, t, v)})"]
+
+
+def _integer_aggregates(value: str) -> list[str]:
+    """Values in bigint's, integer's and smallint's range, and the minimum and maximum."""
+    out = [f"count({value})"]
+    for name in ("integer", "smallint"):
+        low, high = pgtypes.INTEGER_RANGES[name]
+        out.append(f"count_if({value} BETWEEN {low} AND {high})")
+    return [*out, f"min({value})", f"max({value})"]
+
+
+def _read_proof(candidate: str, values: list[Any], counts: ColumnCounts) -> None:
+    """Fill ``counts.ok`` (and the number facts) from ``_proof``'s results.
+
+    Where the proposal holds for every value, the rest of its family follows: every date is
+    a timestamp, and a value with a zone is never a date or a timestamp (nor one without a
+    zone a timestamptz). Where it does not, only the proposal's own counts are given.
+    """
+    n = counts.non_null
+    if candidate in pgtypes.INTEGER_RANGES or candidate in ("numeric", "double precision"):
+        bigint, integer, smallint, low, high = values[:5]
+        counts.ok.update(bigint=_count(bigint), integer=_count(integer), smallint=_count(smallint))
+        counts.integer_min, counts.integer_max = _int(low), _int(high)
+        if candidate in ("numeric", "double precision"):
+            numeric, double, digits, scale, exponent = values[5:]
+            counts.ok.update({"numeric": _count(numeric), "double precision": _count(double)})
+            counts.max_integer_digits, counts.max_scale = _int(digits), _int(scale)
+            counts.exponent_values = _count(exponent)
+        return
+    ok = _count(values[0])
+    counts.ok[candidate] = ok
+    if candidate == "timestamp":
+        counts.ok["date"] = _count(values[1])
+    if ok != n:
+        return
+    if candidate == "date":
+        counts.ok.update(timestamp=n, timestamptz=0)
+    elif candidate == "timestamp":
+        counts.ok["timestamptz"] = 0
+    elif candidate == "timestamptz":
+        counts.ok.update(date=0, timestamp=0)
+
+
+def _aggregates(c: str, tokens: str, levels: Sequence[str]) -> list[str]:
+    """Every candidate of every level in ``levels``, checked exactly (the narrower pass)."""
+    v = _value(c, tokens)
+    out: list[str] = []
+    candidates = [name for level in levels for name in LEVELS[level]]
+    for name in dict.fromkeys(candidates):
+        out.append(f"count_if({predicate(name, v)})")
+    if "integer" in levels or "number" in levels:
+        out += _integer_aggregates(_bigint_value(v))[3:]
+    if "number" in levels:
+        t = trimmed(v)
+        digits, scale = _shape(v)
+        decimal = f"({_full(t, _DEC_RE)} AND {_exponent_ok(t)})"
+        out.append(f"max(CASE WHEN {decimal} THEN {digits} END)")
+        out.append(f"max(CASE WHEN {decimal} THEN {scale} END)")
+        out.append(f"count_if(CASE WHEN {decimal} THEN regexp_matches({t}, '[eE]') ELSE false END)")
+    return out
+
+
+def _read_levels(values: list[Any], levels: Sequence[str], counts: ColumnCounts) -> None:
+    rest = list(values)
+    for name in dict.fromkeys(name for level in levels for name in LEVELS[level]):
+        counts.ok[name] = _count(rest.pop(0))
+    if "integer" in levels or "number" in levels:
+        counts.integer_min, counts.integer_max = _int(rest.pop(0)), _int(rest.pop(0))
+    if "number" in levels:
+        counts.max_integer_digits, counts.max_scale = _int(rest.pop(0)), _int(rest.pop(0))
+        counts.exponent_values = _count(rest.pop(0))
+
+
+def _int(value: Any) -> int | None:
+    return None if value is None else int(value)
+
+
+def _count(value: Any) -> int:
+    return 0 if value is None else int(value)  # count_if over no rows is NULL
+
+
+Proof = str | tuple[str, ...]
+
+
+def scan(path: Path, dialect: Dialect, n_columns: int, null_tokens: frozenset[str],
+         proofs: Sequence[Proof | None], threads: int | None = None,
+         ) -> tuple[int, list[ColumnCounts]]:
+    """(records, per-column counts) of one DuckDB pass over ``path``.
+
+    ``proofs[i]`` says what to check in column i: a candidate type (the proposal, one check
+    per value, see ``_read_proof``), a tuple of levels (every candidate of each, exactly) or
+    None (only the column statistics: a text column).
+    """
+    why = supports(path, dialect, n_columns)
+    if why is not None:
+        raise Unsupported(why)
+    tokens = ", ".join(_lit(t) for t in sorted(null_tokens))
+    per_column: list[list[str]] = []
+    for i, proof in enumerate(proofs):
+        c = f"c{i}"
+        aggregates = _stats(c, tokens)
+        if isinstance(proof, str):
+            aggregates += _proof(proof, _value(c, tokens))
+        elif proof:
+            aggregates += _aggregates(c, tokens, proof)
+        per_column.append(aggregates)
+    select = ", ".join(["count(*)"] + [a for column in per_column for a in column])
+    sql = f"SELECT {select} FROM {_read_csv(n_columns, dialect)}"
+    config: dict[str, Any] = {"threads": threads or os.cpu_count() or 1}
+    try:
+        with duckdb.connect(config=config) as con:
+            con.execute("SET enable_progress_bar = false")
+            row = con.execute(sql, {"path": str(path), "nul": "\x00"}).fetchone()
+    except duckdb.Error as exc:
+        raise Unsupported(f"DuckDB could not read the file: {exc}") from None
+    assert row is not None
+    values = list(row[1:])
+    result: list[ColumnCounts] = []
+    for i, proof in enumerate(proofs):
+        taken, values = values[:len(per_column[i])], values[len(per_column[i]):]
+        counts = _column_counts(taken[:6])
+        if isinstance(proof, str):
+            _read_proof(proof, taken[6:], counts)
+        elif proof:
+            _read_levels(taken[6:], proof, counts)
+        result.append(counts)
+    return int(row[0]), result
+
+
+def _column_counts(values: list[Any]) -> ColumnCounts:
+    present, tokens, min_length, max_length, leading, nul = values
+    null_tokens = {str(k): int(v) for k, v in (tokens or {}).items()}
+    counts = ColumnCounts(
+        non_null=_count(present) - sum(null_tokens.values()), null_tokens=null_tokens,
+        min_length=_int(min_length), max_length=_int(max_length), leading_zeros=_count(leading),
+        nul_values=_count(nul))
+    counts.empty = -_count(present)  # completed by the caller, who knows the record count
+    return counts

@@ -1,0 +1,150 @@
+"""profile: the DuckDB predicates agree with pgtypes' parsers, and the scan's counts."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+
+from csv2pg import pgtypes
+from csv2pg.dialect import Dialect
+from csv2pg.profile import (
+    _PLAIN_RE,
+    _SCI_RE,
+    LEVELS,
+    Unsupported,
+    _plain_shape,
+    _sci_shape,
+    predicate,
+    scan,
+    supports,
+)
+
+TRICKY = [
+    "0", "-0", "+0", "+5", "-5", " 5", "5 ", "\t7\n", "007", "00000000000000000000001",
+    "1194.44", "1e3", "1E3", "1.5e3", "1e1000", "1e1001", "1e-400", "1e400", "0e999",
+    "1_000", "0x1F", "1,000", "", " ", "abc", ".5", "5.", ".", "-.5e-3", "+.e1",
+    "NaN", "nan", "-nan", "Infinity", "-Infinity", "+inf", "inf", "infinite",
+    "32767", "32768", "-32768", "-32769", "2147483647", "2147483648", "-2147483648",
+    "-2147483649", "9223372036854775807", "9223372036854775808", "-9223372036854775808",
+    "-9223372036854775809", "99999999999999999999999999999999999999999",
+    "1" * 400, "1" * 310 + ".5", "0." + "0" * 400 + "1",
+    "true", "FALSE", "t", "F", "yes", "No", "y", "N", "on", "1", "tru",
+    "2023-02-28", "2023-02-30", "2024-02-29", "2023-02-29", "0000-01-01", "0001-01-01",
+    "9999-12-31", "2023-1-01", "20230101", " 2023-02-28 ",
+    "2023-06-28 04:44:38.601", "2023-06-28T04:44:38", "2023-06-28T24:00", "2023-06-28T23:60",
+    "2023-06-28T23:59:60", "2023-06-28 04:44", "2023-06-28T04:44:38.1234567890",
+    "2023-06-28T04:44:38Z", "2023-06-28T04:44:38+02:00", "2023-06-28T04:44:38-0530",
+    "2023-06-28 04:44:38 +02", "2023-06-28T04:44:38+16:00", "2023-06-28T04:44:38+02:60",
+    "2023-06-28Z", "2023-02-30T04:44:38Z", "2023-06-28T04:44+02",
+    "24:00", "23:59", "23:59:59", "23:59:60", "00:00:00.123456", "7:00", "12:3", "12:30:00Z",
+    "123e4567-e89b-12d3-a456-426614174000", "123E4567-E89B-12D3-A456-426614174000",
+    "{123e4567-e89b-12d3-a456-426614174000}", " 123e4567-e89b-12d3-a456-426614174000",
+    "123e4567e89b12d3a456426614174000", "g23e4567-e89b-12d3-a456-426614174000",
+    "é", "١٢٣", "１２",
+]
+
+
+@pytest.fixture(scope="module")
+def verdicts() -> dict[str, list[bool]]:
+    con = duckdb.connect()
+    columns = ", ".join(f"{predicate(name, 'v')} AS \"{name}\"" for name in pgtypes.CANDIDATES)
+    rows = con.execute(f"SELECT i, {columns} FROM (SELECT unnest($values) AS v, "
+                       f"generate_subscripts($values, 1) AS i) ORDER BY i",
+                       {"values": TRICKY}).fetchall()
+    return {name: [bool(r[k + 1]) for r in rows] for k, name in enumerate(pgtypes.CANDIDATES)}
+
+
+@pytest.mark.parametrize("type_name", pgtypes.CANDIDATES)
+def test_sql_predicate_agrees_with_python_parser(verdicts: dict[str, list[bool]],
+                                                 type_name: str) -> None:
+    disagree = [(value, sql) for value, sql in zip(TRICKY, verdicts[type_name], strict=True)
+                if sql != pgtypes.parses_as(type_name, value)]
+    assert disagree == []
+
+
+def test_every_candidate_has_a_level() -> None:
+    assert {name for level in LEVELS.values() for name in level} == set(pgtypes.CANDIDATES)
+
+
+def dialect(**changes: object) -> Dialect:
+    base = {"encoding": "utf-8", "delimiter": ",", "quotechar": '"', "escapechar": None,
+            "has_header": True, "header_lines": 1, "line_terminator": "\n"}
+    return Dialect(**{**base, **changes})  # type: ignore[arg-type]
+
+
+def test_scan_counts(tmp_path: Path) -> None:
+    path = tmp_path / "a.csv"
+    path.write_text('a,b\n1,x\n,NA\n"70000",2.50\n-3,1e3\n', encoding="utf-8")
+    rows, (a, b) = scan(path, dialect(), 2, frozenset({"NA"}), [("integer",), ("number",)])
+    assert rows == 4
+    assert (a.non_null, a.ok, a.integer_min, a.integer_max) == (
+        3, {"smallint": 2, "integer": 3, "bigint": 3}, -3, 70000)
+    assert (b.non_null, b.null_tokens, b.ok["numeric"], b.max_scale, b.max_integer_digits,
+            b.exponent_values) == (3, {"NA": 1}, 2, 2, 4, 1)
+
+
+@pytest.mark.parametrize(("changes", "content"), [
+    ({"encoding": "cp1252"}, b"a,b\n1,2\n"),
+    ({"line_terminator": "\r"}, b"a,b\r1,2\r"),
+    ({"escapechar": "\\"}, b"a,b\n1,2\n"),
+    ({"footer_lines": 1}, b"a,b\n1,2\ntotal\n"),
+    ({}, b"a,b\n1,\x002\n"),
+])
+def test_unsupported_dialects_are_refused(tmp_path: Path, changes: dict[str, object],
+                                          content: bytes) -> None:
+    path = tmp_path / "a.csv"
+    path.write_bytes(content)
+    assert supports(path, dialect(**changes), 2) is not None
+    with pytest.raises(Unsupported):
+        scan(path, dialect(**changes), 2, frozenset(), [(), ()])
+
+
+def test_ragged_rows_are_unsupported(tmp_path: Path) -> None:
+    path = tmp_path / "a.csv"
+    path.write_text("a,b\n1,2\n3\n4,5,6\n", encoding="utf-8")
+    with pytest.raises(Unsupported):
+        scan(path, dialect(), 2, frozenset(), [(), ()])
+
+
+SHAPES = ["0", "-0", "+0", "007", "007.50", "0.", "0.0", ".5", "5.", "-.5", "+12.340", "1194.44",
+          "000", "0.001", "100", "-100.0", "9" * 30 + ".1", "0" * 5 + "1" * 5,
+          "1.2345e+05", "-1.5E-3", "0e0", "0.000e-999", "12e999", "1e-999", "9.99e307",
+          "1.8e308", "2.5e-308", "5e-324", "+.5e2", "007.10e1", "-1.2300e-2", "45E3", "4.e1",
+          "-0.5", "+00.000", "-.0e5"]
+
+
+@pytest.mark.parametrize("shape", [_plain_shape, _sci_shape])
+def test_fast_shapes_agree_with_decimal_shape(shape: Any) -> None:
+    digits, scale = shape("v")
+    rows = duckdb.connect().execute(
+        f"SELECT {digits}, {scale} FROM (SELECT unnest($values) AS v, "
+        f"generate_subscripts($values, 1) AS i) ORDER BY i", {"values": SHAPES}).fetchall()
+    pattern = _PLAIN_RE if shape is _plain_shape else _SCI_RE
+    assert [tuple(r) for r, v in zip(rows, SHAPES, strict=True) if re.fullmatch(pattern, v)] == [
+        pgtypes.decimal_shape(v) for v in SHAPES if re.fullmatch(pattern, v)]
+
+
+@pytest.mark.parametrize("candidate", pgtypes.CANDIDATES)
+def test_proposal_counts_agree_with_python(tmp_path: Path, candidate: str) -> None:
+    """A one-check proof counts what the parsers accept, for the proposal and its family."""
+    values = [v for v in TRICKY + SHAPES if v.strip(pgtypes.PG_SPACE)]
+    path = tmp_path / "a.csv"
+    path.write_text("a,b\n" + "".join(f'"{v}",x\n' for v in values), encoding="utf-8")
+    rows, (a, _) = scan(path, dialect(), 2, frozenset(), [candidate, None])
+    assert (rows, a.non_null) == (len(values), len(values))
+    expected = {name: sum(pgtypes.parses_as(name, v) for v in values) for name in a.ok}
+    assert a.ok == expected
+    assert candidate in a.ok
+    if "numeric" in a.ok:
+        shapes = [s for v in values if (s := pgtypes.decimal_shape(v)) is not None]
+        assert (a.max_integer_digits, a.max_scale) == (max(d for d, _ in shapes),
+                                                       max(s for _, s in shapes))
+        assert a.exponent_values == sum(
+            pgtypes.parses_as("numeric", v) and pgtypes.is_exponent_notation(v) for v in values)
+    if "bigint" in a.ok:
+        integers = [int(v) for v in values if pgtypes.parses_as("bigint", v)]
+        assert (a.integer_min, a.integer_max) == (min(integers), max(integers))
