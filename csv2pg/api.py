@@ -7,9 +7,10 @@ Never prints and never exits; policy (what fails a build, what is stale) lives h
 from __future__ import annotations
 
 import difflib
+import re
 import shutil
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -18,8 +19,10 @@ from rich.console import Console
 from csv2pg import graph
 from csv2pg.artifacts import try_read_artifact, write_artifact
 from csv2pg.db import embedded_stop
+from csv2pg.dialect import detect_dialect, open_records, read_header
 from csv2pg.errors import Csv2pgError, DataError, UsageError
 from csv2pg.hashing import HashCache, files_hash, hash_value
+from csv2pg.identifiers import unique_identifiers
 from csv2pg.manifest import load_project, single_file_project
 from csv2pg.report import EventSink, TaskEvent, reporter_class
 from csv2pg.settings import Project, TableSettings
@@ -192,7 +195,10 @@ def analyze(csv_path: Path, *, flags: Mapping[str, Any] | None = None,
     if not table.sources:
         raise UsageError("no such file", path=csv_path)
     csv_hash = files_hash(HashCache(None), table.files)
-    sample = build_sample(table, csv_hash, hash_value(table.sample_options()))
+    try:
+        sample = build_sample(table, csv_hash, hash_value(table.sample_options()))
+    except DataError as error:
+        return _refusal(table, error)
     chunks = [build_chunk_types(table, sample, c)
               for c in range(chunk_count(len(sample["columns"]), table.chunk_size))]
     columns = [c for chunk in chunks for c in chunk]
@@ -209,12 +215,53 @@ def analyze(csv_path: Path, *, flags: Mapping[str, Any] | None = None,
     }
 
 
+_PROBLEM_KINDS = (("is empty", "empty_file"), ("PostgreSQL allows at most", "too_many_columns"),
+                  ("not valid", "encoding"), ("quote", "unterminated_quote"), ("NUL", "nul_characters"))
+
+
+def _problem(error: DataError) -> dict[str, Any]:
+    kind = next((k for text, k in _PROBLEM_KINDS if text in error.message), "unreadable")
+    return {"kind": kind, "message": error.message, "line": error.line, "fix": error.hint}
+
+
+def _refusal(table: TableSettings, error: DataError) -> dict[str, Any]:
+    """What analyze can still say about a file the build would refuse: the dialect, the
+    records read before the problem, the header, and the problem itself."""
+    problems = [_problem(error)]
+    overrides, claimed = table.dialect, None
+    if problems[0]["kind"] == "encoding":
+        # Read the structure as latin-1 (every byte decodes); report the encoding it claims.
+        found = re.search(r"not valid (\S+?):", error.message)
+        claimed = found.group(1) if found else None
+        overrides = replace(overrides, encoding="latin-1")
+    try:
+        dialect = detect_dialect(table.source, overrides)
+        headers = read_header(table.source, dialect)
+    except DataError:
+        return {"dialect": None, "rows": 0, "columns": [], "problems": problems}
+    if claimed:
+        dialect = replace(dialect, encoding=claimed)
+    rows = 0
+    try:
+        for _ in open_records(table.source, replace(dialect, encoding=overrides.encoding or dialect.encoding)):
+            rows += 1
+    except DataError:
+        pass  # rows = the records read before the problem
+    reason = f"not inferred: {error.message}"
+    return {
+        "dialect": {k: v for k, v in dialect.as_dict().items()
+                    if k in ("encoding", "delimiter", "quotechar", "escapechar", "has_header")},
+        "rows": rows,
+        "columns": [{"name": h, "column": c, "type": None, "nullable": None, "confidence": 0.0,
+                     "reason": reason, "source": "heuristic"}
+                    for h, c in zip(headers, unique_identifiers(headers), strict=True)],
+        "problems": problems,
+    }
+
+
 def validate(csv_path: Path, *, flags: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
     """The problems a build would have with this CSV (empty when it would load)."""
-    try:
-        return list(analyze(csv_path, flags=flags)["problems"])
-    except DataError as error:
-        return [{"kind": "unreadable", "message": error.message, "line": error.line, "fix": error.hint}]
+    return list(analyze(csv_path, flags=flags)["problems"])
 
 
 def import_file(csv_path: Path, *, flags: Mapping[str, Any], table: str | None,

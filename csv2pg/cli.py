@@ -280,12 +280,15 @@ def cmd_analyze(args: argparse.Namespace) -> int:
         return 0
     out = _stdout()
     d = result["dialect"]
-    out.print(f"{args.file}: {result['rows']:,} rows, {len(result['columns'])} columns; "
-              f"encoding {d['encoding']}, delimiter {d['delimiter']!r}, quote {d['quotechar']!r}, "
-              f"header {'yes' if d['has_header'] else 'no'}", markup=False)
+    detected = ("dialect not detected" if d is None else
+                f"encoding {d['encoding']}, delimiter {d['delimiter']!r}, quote {d['quotechar']!r}, "
+                f"header {'yes' if d['has_header'] else 'no'}")
+    out.print(f"{args.file}: {result['rows']:,} rows, {len(result['columns'])} columns; {detected}",
+              markup=False)
     table = Table("header", "column", "type", "null", "conf.", "reason")
     for c in result["columns"]:
-        table.add_row(Text(c["name"]), Text(c["column"]), c["type"], "yes" if c["nullable"] else "no",
+        nullable = "?" if c["nullable"] is None else "yes" if c["nullable"] else "no"
+        table.add_row(Text(c["name"]), Text(c["column"]), c["type"] or "?", nullable,
                       f"{c['confidence']:.2f}", Text(c["reason"]))
     out.print(table)
     for problem in result["problems"]:

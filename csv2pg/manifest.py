@@ -14,6 +14,7 @@ from __future__ import annotations
 import difflib
 import json
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -268,6 +269,12 @@ def project_from_data(root: Path, data: Mapping[str, Any], flags: Mapping[str, A
     )
 
 
+def table_key(stem: str) -> str:
+    """A manifest table key for a file name: ASCII, since keys name steps and directories."""
+    key = re.sub(r"[^A-Za-z0-9_]+", "_", to_identifier(stem, 1)).strip("_")[:63]
+    return key if re.match(r"[A-Za-z_]", key) else f"t_{key}".rstrip("_")
+
+
 def expand_source(root: Path, source: str) -> list[Path]:
     """The files a ``source`` names: itself, or every match of a glob, sorted."""
     if any(ch in source for ch in "*?["):
@@ -284,7 +291,7 @@ def single_file_project(csv_path: Path, *, flags: Mapping[str, Any] | None = Non
                         table_entry: Mapping[str, Any] | None = None, name: str | None = None) -> Project:
     """A one-table project for a CSV without a manifest (``analyze``, ``import``)."""
     csv_path = csv_path.resolve()
-    name = name or to_identifier(csv_path.name.split(".")[0], 1)
+    name = name or table_key(csv_path.name.split(".")[0])
     entry = {"source": str(csv_path), **(table_entry or {})}
     data = {"tables": {name: entry}}
     validate_manifest(data, Path("(command line)"))

@@ -14,8 +14,7 @@ import tomlkit
 
 from csv2pg.artifacts import atomic_write_text
 from csv2pg.errors import ConfigError
-from csv2pg.identifiers import to_identifier
-from csv2pg.manifest import MANIFEST_NAME, read_manifest_document, validate_manifest
+from csv2pg.manifest import MANIFEST_NAME, read_manifest_document, table_key, validate_manifest
 
 DEFAULT_GLOBS = ("**/*.csv", "**/*.tsv", "**/*.psv")
 _SKIP_DIRS = {".git", ".venv", "venv", "node_modules", ".csv2pg", "__pycache__"}
@@ -58,7 +57,7 @@ def find_csvs(root: Path, globs: list[str]) -> list[Path]:
 
 
 def _unique_name(stem: str, taken: set[str]) -> str:
-    base = to_identifier(stem, 1)
+    base = table_key(stem)
     name, n = base, 1
     while name in taken:
         n += 1

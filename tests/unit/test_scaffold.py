@@ -16,6 +16,7 @@ def test_init_writes_a_valid_commented_manifest_and_extends_it(tmp_path: Path,
     (tmp_path / "data").mkdir()
     (tmp_path / "data" / "Orders 2024.csv").write_text("id,x\n1,2\n", encoding="utf-8")
     (tmp_path / "people.tsv").write_text("id\tname\n1\tAna\n", encoding="utf-8")
+    (tmp_path / "中文.csv").write_text("a\n1\n", encoding="utf-8")
     (tmp_path / ".csv2pg").mkdir()
     (tmp_path / ".csv2pg" / "ignored.csv").write_text("a\n1\n", encoding="utf-8")
 
@@ -23,8 +24,9 @@ def test_init_writes_a_valid_commented_manifest_and_extends_it(tmp_path: Path,
     text = (tmp_path / "csv2pg.toml").read_text(encoding="utf-8")
     assert "# csv2pg.toml: which CSV files become which PostgreSQL tables." in text
     data = tomllib.loads(text)
-    assert data["tables"] == {"orders_2024": {"source": "data/Orders 2024.csv"}, "people": {"source": "people.tsv"}}
-    assert [t.name for t in load_project(tmp_path, environ={}).tables] == ["orders_2024", "people"]
+    assert data["tables"] == {"orders_2024": {"source": "data/Orders 2024.csv"}, "people": {"source": "people.tsv"},
+                              "t": {"source": "中文.csv"}}
+    assert [t.name for t in load_project(tmp_path, environ={}).tables] == ["orders_2024", "people", "t"]
 
     # The user edits and comments; a new file arrives; init again keeps all of it.
     edited = text.replace('source = "people.tsv"', 'source = "people.tsv"  # my note\nmax_rejects = 3')
