@@ -142,8 +142,9 @@ def _summarise(project: Project, tables: list[TableSettings], sink: EventSink,
             if interrupted and not failed:
                 message = "interrupted"
             outcomes.append(TableOutcome(table.name, "failed", error=message))
+            short = error.message if error else message  # status shows it in a table cell
             write_artifact("failure", failure_path, {"table": table.name, "step": task,
-                                                      "message": message or "failed"})
+                                                      "message": short or "failed"})
             continue
         failure_path.unlink(missing_ok=True)
         stamp = try_read_artifact("import", graph.stamp_path(project, table.name))

@@ -262,13 +262,15 @@ def cmd_status(args: argparse.Namespace) -> int:
     if args.format == "json":
         _print_json([{k: r[k] for k in ("table", "state", "rows", "rejects", "csv", "last_import")} for r in rows])
         return 0
-    table = Table("table", "state", "rows", "rejects", "csv", "last import", "why")
+    show_why = any(r["why"] for r in rows)
+    table = Table("table", "state", "rows", "rejects", "csv", "last import", *(["why"] if show_why else []))
     colours = {"up-to-date": "green", "stale": "yellow", "failed": "red", "never-built": "dim"}
     for r in rows:
-        table.add_row(r["table"], Text(r["state"], colours[r["state"]]),
-                      "" if r["rows"] is None else f"{r['rows']:,}",
-                      "" if r["rejects"] is None else str(r["rejects"]), Text(r["csv"]),
-                      r["last_import"] or "", Text(r["why"] or ""))
+        last = (r["last_import"] or "").replace("T", " ")[:16]
+        cells = [r["table"], Text(r["state"], colours[r["state"]]),
+                 "" if r["rows"] is None else f"{r['rows']:,}",
+                 "" if r["rejects"] is None else str(r["rejects"]), Text(r["csv"]), last]
+        table.add_row(*cells, *([Text(r["why"] or "")] if show_why else []))
     _stdout().print(table)
     return 0
 
