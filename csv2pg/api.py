@@ -16,7 +16,7 @@ from typing import Any
 
 from rich.console import Console
 
-from csv2pg import graph
+from csv2pg import graph, pgtypes
 from csv2pg.artifacts import try_read_artifact, write_artifact
 from csv2pg.db import embedded_stop
 from csv2pg.dialect import detect_dialect, open_records, read_header
@@ -300,3 +300,33 @@ def clean(project: Project, *, everything: bool = False) -> list[Path]:
             shutil.rmtree(pgdata)
             removed.append(pgdata)
     return removed
+
+
+def explain(project: Project, table_name: str, column: str) -> dict[str, Any]:
+    """The full evidence for one column's type: its profile, every candidate with its
+    failures (values and lines), and the decision with its rule. Reads the build dir."""
+    table = _select(project, [table_name])[0]
+    sample = try_read_artifact("sample", graph.sample_path(project, table.name))
+    if sample is None:
+        raise UsageError(f"table {table.name} has no profile yet", path=project.build_dir,
+                         hint=f"run `csv2pg build {table.name}` first")
+    profiles = sample["columns"]
+    matches = [p for p in profiles if column in (p["name"], p["column"])]
+    if not matches:
+        names = [p["column"] for p in profiles]
+        close = difflib.get_close_matches(column, names + [p["name"] for p in profiles], n=1)
+        raise UsageError(f"table {table.name} has no column {column!r}",
+                         hint=f'did you mean "{close[0]}"?' if close else f"columns: {', '.join(names)}")
+    profile = matches[0]
+    schema = try_read_artifact("table", graph.schema_path(project, table.name))
+    decisions = schema["columns"] if schema else []
+    decision = next((d for d in decisions if d["column"] == profile["column"]), None)
+    order = {name: i for i, name in enumerate(pgtypes.CANDIDATES)}
+    candidates = [{"type": name, "failures": c["failures"], "examples": c["examples"],
+                   "verdict": "eliminated" if c["failures"] else "possible"}
+                  for name, c in sorted(profile["candidates"].items(),
+                                        key=lambda item: order.get(item[0], len(order)))]
+    stats = {k: v for k, v in profile.items() if k not in ("candidates", "values", "index", "name", "column")}
+    return {"table": table.name, "header": profile["name"], "column": profile["column"],
+            "rows": sample["rows"], "decision": decision, "profile": stats,
+            "values": profile["values"], "candidates": candidates}

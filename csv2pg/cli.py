@@ -122,6 +122,16 @@ def build_parser() -> argparse.ArgumentParser:
     _add_format(p)
     _add_settings(p, ("defaults", "llm"))
 
+    p = command("explain", "show the evidence behind one column's type",
+                "The decision and its rule, the column's profile over the whole file, and every\n"
+                "candidate type with its failure count and the first failing values with their\n"
+                "line numbers. Reads the build directory: run `csv2pg build` first.\n\n"
+                "  csv2pg explain orders amount")
+    p.add_argument("table", help="manifest table name")
+    p.add_argument("column", help="header or column name")
+    _add_format(p)
+    _add_settings(p, ("project",))
+
     p = command("validate", "list the problems a build would have with one CSV, with line numbers",
                 "Exit 0 when the file would load, 1 when it has problems.")
     p.add_argument("file", type=Path)
@@ -295,6 +305,35 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     out.print(table)
     for problem in result["problems"]:
         out.print(Text.assemble(("problem: ", "yellow"), problem["message"]))
+    return 0
+
+
+def cmd_explain(args: argparse.Namespace) -> int:
+    result = api.explain(_project(args), args.table, args.column)
+    if args.format == "json":
+        _print_json(result)
+        return 0
+    out = _stdout()
+    d = result["decision"]
+    out.print(f"{result['table']}.{result['column']} (header {result['header']!r}), "
+              f"{result['rows']:,} rows", markup=False)
+    if d:
+        out.print(f"type {d['type']}{'' if d['nullable'] else ' not null'}  source {d['source']}  "
+                  f"confidence {d['confidence']:.2f}", markup=False)
+        out.print(f"rule: {d['reason']}", markup=False)
+        if d["null_tokens"]:
+            out.print(f"null tokens: {', '.join(d['null_tokens'])}", markup=False)
+    stats = Table("statistic", "value")
+    for key, value in result["profile"].items():
+        stats.add_row(key, Text(json.dumps(value, ensure_ascii=False)))
+    out.print(stats)
+    candidates = Table("candidate", "failures", "first failing values (line: value)")
+    for c in result["candidates"]:
+        shown = "; ".join(f"{e['line']}: {e['value']!r}" for e in c["examples"])
+        candidates.add_row(c["type"], f"{c['failures']:,}", Text(shown))
+    out.print(candidates)
+    if result["values"]:
+        out.print(Text("values: " + ", ".join(repr(v) for v in result["values"][:10])))
     return 0
 
 

@@ -182,3 +182,20 @@ def test_the_password_reaches_no_file_and_no_output(project: Path, server_url: s
             conn.execute(f'ALTER DATABASE "{dbname}" OWNER TO CURRENT_USER')
             conn.execute(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
             conn.execute("DROP ROLE IF EXISTS csv2pg_pw_test")
+
+
+@pytest.mark.usefixtures("pgloader")
+def test_explain_shows_the_evidence(project: Path, fresh_database_url: str) -> None:
+    csv2pg("-C", str(project), "build", "--database", fresh_database_url, check=True)
+    done = csv2pg("-C", str(project), "explain", "orders", "quantity", "--format", "json", check=True)
+    result = json.loads(done.stdout)
+    assert result["decision"]["type"] == "smallint"
+    assert result["rows"] == 400 and result["header"] == "quantity"
+    by_type = {c["type"]: c for c in result["candidates"]}
+    assert by_type["smallint"]["failures"] == 0
+    assert by_type["boolean"]["failures"] == 400
+    assert by_type["boolean"]["examples"][0] == {"line": 2, "value": "11"}
+    text = csv2pg("-C", str(project), "explain", "orders", "quantity", check=True).stdout
+    assert "rule: every non-null value parses as integer" in text
+    wrong = csv2pg("-C", str(project), "explain", "orders", "quantiy")
+    assert wrong.returncode == 2 and 'did you mean "quantity"?' in wrong.stderr
