@@ -189,3 +189,17 @@ def test_a_broken_row_appended_fails_the_table_and_keeps_the_old_one(
     assert "data/customers.csv:122: 1 record has a different number of fields than the header" in error
     assert "(first at line 122: 2 fields, expected 7)" in error
     assert count(fresh_database_url, "customers") == 120  # the previous table is still there
+
+
+@pytest.mark.usefixtures("pgloader")
+def test_parallel_build_gives_the_same_tables(capsys: pytest.CaptureFixture[str], project: Path,
+                                              fresh_database_url: str) -> None:
+    code, result, err = build(capsys, project, fresh_database_url, "-j", "3")
+    assert code == 0, err
+    assert {t["table"]: t["rows"] for t in result["tables"]} == EXPECTED_ROWS
+    assert len(ran(result)) == 15
+    for table in EXPECTED_ROWS:
+        assert (project / "schemas" / f"{table}.schema.json").read_text(encoding="utf-8") == (
+            QUICKSTART / "schemas" / f"{table}.schema.json").read_text(encoding="utf-8")
+    code, result, _ = build(capsys, project, fresh_database_url, "-j", "3")
+    assert (code, ran(result)) == (0, [])
