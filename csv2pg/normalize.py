@@ -141,6 +141,18 @@ def _scan(path: Path, dialect: Dialect) -> str | None:
         # right after a closing quote. Quoted values only ever hold doubled quotes.
         mid_quote = re.compile(rf"(?<=[^{edge}]){q}(?=[^{edge}])")
     blank = re.compile(r"\n\r?\n")
+    # CRLF files are rendered with pgloader's ``trim unquoted blanks`` (render.py): a value
+    # with a blank at either edge (``' '`` in a number column, ``'Alice '``) would lose it, or
+    # become NULL, so such files are read from the copy (LF, blanks kept) instead.
+    edge_blank = quoted = None
+    if dialect.line_terminator == "\r\n":
+        if dialect.quotechar is not None:
+            q = re.escape(dialect.quotechar)
+            quoted = re.compile(rf"{q}(?:[^{q}]|{q}{q})*{q}")  # pgloader keeps these as they are
+        d = re.escape(dialect.delimiter)
+        blanks = re.escape("".join(c for c in " \t" if c != dialect.delimiter))
+        edge_blank = re.compile(rf"(?:^|[{d}\n])[{blanks}]|[{blanks}](?=[{d}\r])",
+                                flags=re.MULTILINE)
     tail = ""
     first = True
     try:
@@ -156,6 +168,10 @@ def _scan(path: Path, dialect: Dialect) -> str | None:
                         "LF)" if dialect.line_terminator == "\n" else "CRLF)")
                 if mid_quote is not None and mid_quote.search(buffer):
                     return "it has quote characters in the middle of a value"
+                unquoted = buffer if quoted is None else quoted.sub("", buffer)
+                if edge_blank is not None and edge_blank.search(unquoted):
+                    return ("its lines end with CRLF and values have blanks at their edges, "
+                            "which pgloader would trim")
                 # pgloader reads an empty line as a record of missing fields; the profile
                 # skips it.
                 if blank.search(buffer) or (first and buffer.lstrip("\ufeff")[:1] in ("\n", "\r")):

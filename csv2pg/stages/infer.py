@@ -22,6 +22,7 @@ Confidence (0..1) says how strongly the evidence supports the decision:
   rising to 1.0 at 100 or more (the proof is complete, but few values prove little about
   the rows still to come);
 - identifier-like names widened to bigint: 0.95 x support; codes with leading zeros: 0.95;
+  numbers kept as text because the name says postal or FIPS code: 0.9;
 - text because values of several kinds occur: 0.9; text although all but a few values
   parse as one type (maybe dirty data worth a look): 0.6; no non-null values at all: 0.5.
 
@@ -56,6 +57,9 @@ Rule = Callable[[Profile, str], "Verdict | None"]
 
 MOSTLY = 0.95  # share of values of one type above which a text column is "mostly" that type
 _ID_NAME = re.compile(r"(?:^id$|_id$|^id_)")
+# Postal and FIPS codes: digits that are labels, not quantities, even where no value has kept
+# its leading zeros (Kansas FIPS 20001, New York ZIP 11207, ZIPs exported as '10009.0').
+_CODE_NAME = re.compile(r"(?:^|_)(?:zip|zipcode|postcode|postal|fips)(?:_|$)")
 
 
 def chunk_count(n_columns: int, chunk_size: int) -> int:
@@ -80,6 +84,11 @@ def is_identifier_name(column: str) -> bool:
     return bool(_ID_NAME.search(column))
 
 
+def is_code_name(column: str) -> bool:
+    """A postal or FIPS code by name: ``zip``, ``incident_zip``, ``postal_code``, ``state_fips_code``."""
+    return bool(_CODE_NAME.search(column))
+
+
 def _proven(profile: Profile, type_name: str, reason: str, factor: float = 1.0) -> Verdict:
     return Verdict(type_name, round(factor * support(int(profile["non_null"])), 3), reason)
 
@@ -95,6 +104,12 @@ def rule_no_values(profile: Profile, column: str) -> Verdict | None:
 def rule_leading_zeros(profile: Profile, column: str) -> Verdict | None:
     if profile["leading_zeros"] > 0 and passes(profile, "numeric"):
         return Verdict("text", 0.95, "leading zeros: digit codes stay text")
+    return None
+
+
+def rule_code_name(profile: Profile, column: str) -> Verdict | None:
+    if is_code_name(column) and passes(profile, "numeric"):
+        return Verdict("text", 0.9, "postal or FIPS code by name: digit codes stay text")
     return None
 
 
@@ -153,8 +168,8 @@ rule_time = _simple("time", "every non-null value is a time of day (HH:MM[:SS])"
 rule_uuid = _simple("uuid", "every non-null value is a UUID")
 
 RULES: tuple[Rule, ...] = (
-    rule_no_values, rule_leading_zeros, rule_boolean, rule_identifier, rule_integer,
-    rule_numeric, rule_double, rule_date, rule_timestamp, rule_timestamptz, rule_time,
+    rule_no_values, rule_leading_zeros, rule_code_name, rule_boolean, rule_identifier,
+    rule_integer, rule_numeric, rule_double, rule_date, rule_timestamp, rule_timestamptz, rule_time,
     rule_uuid,
 )
 

@@ -20,7 +20,8 @@ pgloader facts this relies on (tech.md 3, re-checked with pgloader 3.6.9):
 - ``keep unquoted blanks``: csv2pg's own parse keeps leading and trailing spaces, so pgloader
   must too (its default trims them). Not for CRLF files: there the CR stays in the last
   field, and a quoted last field fails ("whitespace after quoted data"), so CRLF files get
-  pgloader's default ``trim unquoted blanks`` and lose the blanks around unquoted values.
+  pgloader's default ``trim unquoted blanks``; a CRLF file with blanks at the edge of an
+  unquoted value is therefore read from the normalized copy (``needs_normalizing``).
 - A byte-order mark is part of the header line when there is one (``skip header`` drops it);
   without a header line the first field's expression strips it.
 - Sources pgloader 3.6 cannot read as they are (compressed, several files, UTF-16, CR-only
