@@ -126,7 +126,7 @@ QUOTE_SNIFF_CHARS = 1 << 18
 def _quote_evidence(text: str, quote: str) -> tuple[int, int]:
     """(fields properly quoted with ``quote``, other fields that start with it) in ``text``."""
     q = re.escape(quote)
-    proper = re.compile(rf"{_FIELD_START}{q}(?:[^{q}\\]|{q}{q}|\\.){{0,20000}}{q}"
+    proper = re.compile(rf"{_FIELD_START}{q}(?:[^{q}\\]|{q}{q}|\\.)*{q}"
                         + _FIELD_END.format(q=q),
                         flags=re.MULTILINE)
     rest, found = proper.subn("\0", text)
