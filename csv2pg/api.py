@@ -26,7 +26,7 @@ from csv2pg.identifiers import unique_identifiers
 from csv2pg.manifest import load_project, single_file_project
 from csv2pg.report import EventSink, TaskEvent, reporter_class
 from csv2pg.settings import Project, TableSettings
-from csv2pg.stages.infer import build_chunk_types, chunk_count
+from csv2pg.stages.infer import build_chunk_types, chunk_plan
 from csv2pg.stages.sample import build_sample
 from csv2pg.stages.schema import build_table_schema
 
@@ -201,7 +201,7 @@ def analyze(csv_path: Path, *, flags: Mapping[str, Any] | None = None,
     except DataError as error:
         return _refusal(table, error)
     chunks = [build_chunk_types(table, sample, c)
-              for c in range(chunk_count(len(sample["columns"]), table.chunk_size))]
+              for c in range(len(chunk_plan(table, [p["column"] for p in sample["columns"]])))]
     columns = [c for chunk in chunks for c in chunk]
     if not sample["problems"]:
         columns = build_table_schema(table, sample, chunks)["columns"]

@@ -34,10 +34,11 @@ from csv2pg.db import Database, resolve_database, staging_name
 from csv2pg.dialect import Dialect, detect_dialect, read_header
 from csv2pg.errors import Csv2pgError, DataError
 from csv2pg.hashing import HashCache, files_hash, hash_value
+from csv2pg.identifiers import unique_identifiers
 from csv2pg.normalize import needs_normalizing
 from csv2pg.settings import Project, TableSettings
 from csv2pg.stages.importer import build_import
-from csv2pg.stages.infer import build_chunk_types, chunk_count
+from csv2pg.stages.infer import build_chunk_types, chunk_plan
 from csv2pg.stages.render import build_load
 from csv2pg.stages.sample import build_sample
 from csv2pg.stages.schema import build_table_schema, problems_error, types_hash
@@ -131,16 +132,16 @@ class BuildContext:
             return None
 
 
-def column_count(ctx: BuildContext, table: TableSettings) -> int:
-    """The number of columns, known when the graph is built, so chunk tasks exist from the start.
+def column_names(ctx: BuildContext, table: TableSettings) -> list[str]:
+    """The columns, known when the graph is built, so chunk tasks exist from the start.
 
     An up-to-date sample.json answers without touching the CSV; otherwise the header is read.
     """
     sample = try_read_artifact("sample", sample_path(ctx.project, table.name))
     if sample is not None and sample["inputs"]["csv"] == ctx.csv_hash(table):
-        return len(sample["columns"])
+        return [c["column"] for c in sample["columns"]]
     dialect = detect_dialect(table.source, table.dialect)
-    return len(read_header(table.source, dialect))
+    return unique_identifiers(read_header(table.source, dialect))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -361,7 +362,7 @@ class StepSpec:
 def table_steps(ctx: BuildContext, table: TableSettings) -> list[StepSpec]:
     p, n = ctx.project, table.name
     try:
-        chunks = chunk_count(column_count(ctx, table), table.chunk_size)
+        chunks = len(chunk_plan(table, column_names(ctx, table)))
     except Csv2pgError:
         chunks = 1  # sample:T fails with this same error, for this table only
     steps = [StepSpec(f"sample:{n}", "sample", n, (), (sample_path(p, n),),

@@ -1,9 +1,9 @@
 """Step ``infer:T:chunk_N``: heuristic type decisions for one chunk of sample.json's columns.
 
 Contract: ``build_chunk_types(table, sample, chunk)`` reads only its arguments (no file, no
-clock, no environment) and returns the ``columns`` list of chunk_N.types.json for columns
-``[chunk * chunk_size, (chunk + 1) * chunk_size)``; ``chunk_count`` says how many chunks
-a table has. Decisions are proven over the whole file: a type is chosen only when the
+clock, no environment) and returns the ``columns`` list of chunk_N.types.json for the
+columns ``chunk_plan`` puts in chunk N (at most ``chunk_size``, related columns together:
+``csv2pg.chunks``). Decisions are proven over the whole file: a type is chosen only when the
 profile saw no non-null value fail to parse as it (see ``pgtypes``).
 
 Decision: the rules in ``RULES`` are tried in order; each is a small pure function
@@ -39,6 +39,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from csv2pg import pgtypes
+from csv2pg.chunks import plan_chunks
 from csv2pg.settings import TableSettings
 
 Profile = Mapping[str, Any]
@@ -60,11 +61,6 @@ _ID_NAME = re.compile(r"(?:^id$|_id$|^id_)")
 # Postal and FIPS codes: digits that are labels, not quantities, even where no value has kept
 # its leading zeros (Kansas FIPS 20001, New York ZIP 11207, ZIPs exported as '10009.0').
 _CODE_NAME = re.compile(r"(?:^|_)(?:zip|zipcode|postcode|postal|fips)(?:_|$)")
-
-
-def chunk_count(n_columns: int, chunk_size: int) -> int:
-    """How many chunks of ``chunk_size`` columns cover ``n_columns`` (at least 1)."""
-    return max(1, math.ceil(n_columns / max(1, chunk_size)))
 
 
 def support(non_null: int) -> float:
@@ -222,12 +218,16 @@ def column_types(table: TableSettings, profile: Profile, rows: int) -> dict[str,
     }
 
 
+def chunk_plan(table: TableSettings, columns: list[str]) -> list[list[int]]:
+    """The column indexes of each ``infer:T:chunk_N`` step of ``table``."""
+    return plan_chunks(columns, max(1, table.chunk_size))
+
+
 def build_chunk_types(table: TableSettings, sample: dict[str, Any], chunk: int) -> list[dict[str, Any]]:
     """The ``columns`` of chunk_N.types.json: one decision per column of chunk ``chunk``."""
     profiles = sample["columns"]
-    size = max(1, table.chunk_size)
-    if not 0 <= chunk < chunk_count(len(profiles), size):
-        raise ValueError(f"chunk {chunk} is out of range for {len(profiles)} columns "
-                         f"in chunks of {size}")
+    plan = chunk_plan(table, [p["column"] for p in profiles])
+    if not 0 <= chunk < len(plan):
+        raise ValueError(f"chunk {chunk} is out of range: {len(profiles)} columns make {len(plan)} chunks")
     rows = int(sample["rows"])
-    return [column_types(table, p, rows) for p in profiles[chunk * size:(chunk + 1) * size]]
+    return [column_types(table, profiles[i], rows) for i in plan[chunk]]

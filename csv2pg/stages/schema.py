@@ -85,8 +85,11 @@ def build_table_schema(table: TableSettings, sample: dict[str, Any],
     """The committed schema document (without schema_version)."""
     if sample["problems"]:
         raise problems_error(table, sample)
-    columns = [dict(column) for chunk in chunks for column in chunk]
     profiles = sample["columns"]
+    position = {p["column"]: i for i, p in enumerate(profiles)}
+    # Chunks group related columns; the table keeps the file's column order.
+    columns = sorted((dict(column) for chunk in chunks for column in chunk),
+                     key=lambda c: position.get(c["column"], len(position)))
     if len(columns) != len(profiles):
         raise DataError(f"the chunks describe {len(columns)} columns but the CSV has {len(profiles)}",
                         table=table.name, hint="run `csv2pg build` again")

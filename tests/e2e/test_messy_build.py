@@ -22,7 +22,7 @@ from csv2pg.identifiers import quote_ident
 from csv2pg.manifest import single_file_project
 from csv2pg.normalize import needs_normalizing
 from csv2pg.stages.importer import build_import
-from csv2pg.stages.infer import build_chunk_types, chunk_count
+from csv2pg.stages.infer import build_chunk_types, chunk_plan
 from csv2pg.stages.render import build_load
 from csv2pg.stages.sample import build_sample
 from csv2pg.stages.schema import build_table_schema, problems_error
@@ -102,7 +102,7 @@ def build_one(csv_path: Path, name: str, database: db.Database, work: Path) -> t
     table = project.tables[0]
     sample = build_sample(table, hash_file_uncached(csv_path), "0" * 32)
     chunks = [build_chunk_types(table, sample, c)
-              for c in range(chunk_count(len(sample["columns"]), table.chunk_size))]
+              for c in range(len(chunk_plan(table, [p["column"] for p in sample["columns"]])))]
     if sample["problems"]:
         raise problems_error(table, sample)
     schema = build_table_schema(table, sample, chunks)

@@ -12,7 +12,7 @@ from csv2pg.artifacts import validation_errors
 from csv2pg.settings import TableSettings
 from csv2pg.stages.infer import (
     build_chunk_types,
-    chunk_count,
+    chunk_plan,
     decide,
     is_identifier_name,
     support,
@@ -38,8 +38,8 @@ def infer_columns(tmp_path: Path, columns: dict[str, list[str]], **settings: Any
             writer.writerow([values[i] if i < len(values) else "" for values in columns.values()])
     table = table_for(path, **settings)
     sample = build_sample(table, HASH, HASH)
-    decided = [c for chunk in range(chunk_count(len(sample["columns"]), table.chunk_size))
-               for c in build_chunk_types(table, sample, chunk)]
+    plan = chunk_plan(table, [c["column"] for c in sample["columns"]])
+    decided = [c for chunk in range(len(plan)) for c in build_chunk_types(table, sample, chunk)]
     document = {"schema_version": 1, "table": "t", "chunk": 0,
                 "inputs": {"sample": HASH, "options": HASH}, "columns": decided}
     assert validation_errors("types", document) == []
@@ -202,13 +202,6 @@ def test_decide_takes_the_first_rule_that_answers() -> None:
     assert decide(profile, "x", rules) == Verdict("date", 0.7, "first")
 
 
-@pytest.mark.parametrize(("n_columns", "chunk_size", "expected"), [
-    (0, 20, 1), (1, 20, 1), (20, 20, 1), (21, 20, 2), (45, 20, 3), (5, 1, 5),
-])
-def test_chunk_count(n_columns: int, chunk_size: int, expected: int) -> None:
-    assert chunk_count(n_columns, chunk_size) == expected
-
-
 def test_chunks_cover_their_slice_of_columns(tmp_path: Path) -> None:
     path = tmp_path / "profile_chunks.csv"
     path.write_text(",".join(f"c{i}" for i in range(5)) + "\n" + ",".join("1" * 5) + "\n")
@@ -218,3 +211,12 @@ def test_chunks_cover_their_slice_of_columns(tmp_path: Path) -> None:
     assert chunks == [["c0", "c1"], ["c2", "c3"], ["c4"]]
     with pytest.raises(ValueError, match="chunk 3 is out of range"):
         build_chunk_types(table, sample, 3)
+
+
+def test_related_columns_share_a_chunk(tmp_path: Path) -> None:
+    path = tmp_path / "profile_related.csv"
+    path.write_text("id,geo_lat,name,geo_lon,note\n1,2.5,a,3.5,x\n")
+    table = table_for(path, chunk_size=3)
+    sample = build_sample(table, HASH, HASH)
+    assert [[c["column"] for c in build_chunk_types(table, sample, n)] for n in range(2)] == [
+        ["id", "geo_lat", "geo_lon"], ["name", "note"]]

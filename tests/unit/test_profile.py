@@ -148,3 +148,12 @@ def test_proposal_counts_agree_with_python(tmp_path: Path, candidate: str) -> No
     if "bigint" in a.ok:
         integers = [int(v) for v in values if pgtypes.parses_as("bigint", v)]
         assert (a.integer_min, a.integer_max) == (min(integers), max(integers))
+
+
+def test_digits_beyond_double_precision_ask_for_the_exact_pass(tmp_path: Path) -> None:
+    path = tmp_path / "a.csv"
+    path.write_text("a,b\n99999999999999999.5,x\n1.25,x\n", encoding="utf-8")
+    _, (a, _) = scan(path, dialect(), 2, frozenset(), ["numeric", None])
+    assert a.needs_exact
+    _, (exact, _) = scan(path, dialect(), 2, frozenset(), [("number",), None])
+    assert (exact.needs_exact, exact.max_integer_digits, exact.max_scale) == (False, 17, 2)
