@@ -52,6 +52,8 @@ class BuildResult:
     def exit_code(self) -> int:
         if self.interrupted:
             return 130
+        if any(e.exit_code == 2 for e in self.errors):
+            return 2  # a configuration error found while building (e.g. a misspelt column)
         return 1 if any(t.status == "failed" for t in self.tables) else 0
 
     def to_json(self) -> dict[str, Any]:

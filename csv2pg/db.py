@@ -463,14 +463,20 @@ def drop_table(conn: psycopg.Connection[Any], schema: str, table: str) -> None:
 
 
 def swap_in(conn: psycopg.Connection[Any], schema: str, staging: str, live: str,
-            not_null: list[str]) -> None:
-    """In one transaction: NOT NULL on ``not_null`` columns, drop ``live``, rename ``staging``."""
+            not_null: list[str], primary_key: list[str] | None = None) -> None:
+    """In one transaction: NOT NULL on ``not_null`` columns, drop ``live``, add the primary
+    key (named ``<live>_pkey``, which the old table's key no longer holds), rename ``staging``."""
     with conn.transaction():
         for column in not_null:
             conn.execute(sql.SQL("ALTER TABLE {}.{} ALTER COLUMN {} SET NOT NULL").format(
                 sql.Identifier(schema), sql.Identifier(staging), sql.Identifier(column)))
         conn.execute(sql.SQL("DROP TABLE IF EXISTS {}.{}").format(
             sql.Identifier(schema), sql.Identifier(live)))
+        if primary_key:
+            name = (live.encode("utf-8")[:58].decode("utf-8", "ignore")) + "_pkey"
+            conn.execute(sql.SQL("ALTER TABLE {}.{} ADD CONSTRAINT {} PRIMARY KEY ({})").format(
+                sql.Identifier(schema), sql.Identifier(staging), sql.Identifier(name),
+                sql.SQL(", ").join(sql.Identifier(c) for c in primary_key)))
         conn.execute(sql.SQL("ALTER TABLE {}.{} RENAME TO {}").format(
             sql.Identifier(schema), sql.Identifier(staging), sql.Identifier(live)))
 

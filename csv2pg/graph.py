@@ -41,7 +41,7 @@ from csv2pg.stages.importer import build_import
 from csv2pg.stages.infer import build_chunk_types, chunk_plan
 from csv2pg.stages.render import build_load
 from csv2pg.stages.sample import build_sample
-from csv2pg.stages.schema import build_table_schema, problems_error, types_hash
+from csv2pg.stages.schema import build_table_schema, overrides_hash, problems_error, types_hash
 
 RENDER_VERSION = 2
 INPUTS_PREFIX = "-- csv2pg-inputs: "
@@ -170,10 +170,6 @@ def chunk_reason(ctx: BuildContext, table: TableSettings, chunk: int) -> str | N
     return None
 
 
-def overrides_hash(table: TableSettings) -> str:
-    return hash_value([list(pair) for pair in table.columns])
-
-
 def schema_reason(ctx: BuildContext, table: TableSettings, chunks: int) -> str | None:
     doc = try_read_artifact("table", schema_path(ctx.project, table.name))
     if doc is None:
@@ -185,7 +181,7 @@ def schema_reason(ctx: BuildContext, table: TableSettings, chunks: int) -> str |
     if doc["inputs"]["types"] != current:
         return "inferred types changed"
     if doc["inputs"]["overrides"] != overrides_hash(table):
-        return f"overrides in [tables.{table.name}.columns] changed"
+        return f"overrides or primary_key in [tables.{table.name}] changed"
     if doc["table"] != table.table or doc["db_schema"] != table.db_schema:
         return "the target table name changed"
     return None
@@ -291,7 +287,6 @@ def run_schema(ctx: BuildContext, table: TableSettings, chunks: int) -> Any:
         if sample is None:
             raise DataError("sample.json is missing or unreadable", table=table.name)
         doc = build_table_schema(table, sample, _read_chunks(ctx.project, table.name, chunks))
-        doc["inputs"] = {"types": doc["inputs"]["types"], "overrides": overrides_hash(table)}
         write_artifact("table", schema_path(ctx.project, table.name), doc)
     return _guarded(f"schema:{table.name}", ctx, body)
 

@@ -142,6 +142,9 @@ def _describe(error: ValidationError, path: Path) -> ConfigError:
                            path=path, key=key_path,
                            hint="use e.g. text, integer, bigint, numeric(12,2), double precision, date, "
                                 "timestamptz, boolean, uuid, jsonb")
+    if error.validator == "oneOf" and key_path.endswith(".primary_key"):
+        return ConfigError(f'{key_path} = {json.dumps(error.instance)} is not allowed: give a list of '
+                           'column names, or "infer"', path=path, key=key_path)
     if error.validator == "pattern" and list(error.absolute_path) == ["tables"]:
         return ConfigError(f"table name {json.dumps(error.instance)} in [{key_path}] is not allowed: "
                            "use letters, digits, _ and -, starting with a letter or _",
@@ -248,6 +251,8 @@ def project_from_data(root: Path, data: Mapping[str, Any], flags: Mapping[str, A
             inference=pick("inference", "heuristic"),
             engine=pick("engine", "pgloader"),
             max_rejects=pick("max_rejects", 0),
+            primary_key=(entry["primary_key"] if entry.get("primary_key") == "infer"
+                         else tuple(entry.get("primary_key", ()))),
         ))
     seen: dict[str, str] = {}
     for table in tables:

@@ -69,6 +69,7 @@ class TableSettings:
     engine: str = "pgloader"
     max_rejects: int = 0
     sources: tuple[Path, ...] = ()  # every file the source names (a glob may name many), sorted
+    primary_key: tuple[str, ...] | str = ()  # header/column names, or "infer"
 
     @property
     def files(self) -> tuple[Path, ...]:

@@ -105,7 +105,8 @@ def build_import(*, table_name: str, table_schema: dict[str, Any], sample: dict[
             if problem is None:
                 not_null = [str(c["column"]) for c in table_schema["columns"]
                             if c.get("nullable") is False]
-                swap_in(conn, db_schema, staging, live, not_null)
+                swap_in(conn, db_schema, staging, live, not_null,
+                        [str(c) for c in table_schema.get("primary_key", [])])
         except psycopg.Error as exc:
             _drop_quietly(conn, db_schema, staging)
             raise ImportFailedError(
@@ -177,6 +178,9 @@ def _hint(result: PgloaderResult, rejects: int, max_rejects: int) -> str:
 def _swap_hint(exc: psycopg.Error) -> str:
     if isinstance(exc, psycopg.errors.DependentObjectsStillExist):
         return "views or foreign keys depend on the table; drop them, build, and recreate them"
+    if isinstance(exc, psycopg.errors.UniqueViolation):
+        return ("the primary key's columns have duplicate values; fix the rows, or change "
+                "primary_key in the table's [tables.NAME] entry")
     if isinstance(exc, psycopg.errors.NotNullViolation):
         return "a column the schema marks nullable: false has empty values; fix the schema"
     return "see the database's message above"

@@ -15,8 +15,16 @@ from typing import Any
 from csv2pg.errors import ConfigError, DataError
 from csv2pg.hashing import hash_value
 from csv2pg.settings import TableSettings
+from csv2pg.stages.infer import is_identifier_name
 
 _SIZED = re.compile(r"^(numeric|char|varchar)\((\d+)(?:,(\d+))?\)$")
+
+
+def overrides_hash(table: TableSettings) -> str:
+    """The hash of what the manifest says about the table's schema: overrides and key."""
+    return hash_value({"columns": [list(pair) for pair in table.columns],
+                       "primary_key": table.primary_key if isinstance(table.primary_key, str)
+                       else list(table.primary_key)})
 
 
 def types_hash(chunks: list[list[dict[str, Any]]]) -> str:
@@ -80,6 +88,51 @@ def problems_error(table: TableSettings, sample: dict[str, Any]) -> DataError:
                      hint=first.get("fix") or f"run `csv2pg validate {table.source_text}` for the full list")
 
 
+KEY_TYPES = ("smallint", "integer", "bigint", "uuid", "text")
+
+
+def suggest_primary_key(columns: list[dict[str, Any]], profiles: list[dict[str, Any]],
+                        rows: int) -> list[str]:
+    """A non-null, id-like column whose values look unique over the whole file, or nothing.
+
+    Uniqueness comes from the profile's distinct estimate; PostgreSQL proves it when a key
+    is applied (a duplicate fails the import and keeps the old table).
+    """
+    if rows == 0:
+        return []
+    distinct = {p["column"]: p.get("distinct") or 0 for p in profiles}
+    candidates = [c["column"] for c in columns
+                  if not c["nullable"] and c["type"] in KEY_TYPES and is_identifier_name(c["column"])
+                  and distinct.get(c["column"], 0) >= 0.97 * rows]
+    candidates.sort(key=lambda name: name != "id")  # a column called id first, else file order
+    return candidates[:1]
+
+
+def _primary_key(table: TableSettings, columns: list[dict[str, Any]], suggested: list[str]) -> list[str]:
+    """The primary key the manifest asks for, as column identifiers."""
+    if table.primary_key == "infer":
+        if not suggested:
+            raise DataError(f'primary_key = "infer" in [tables.{table.name}], but no column is '
+                            "non-null, id-like and unique", table=table.name,
+                            hint=f"name the key's columns: primary_key = [...] in [tables.{table.name}]")
+        return suggested
+    by_name = {**{c["header"]: c for c in columns}, **{c["column"]: c for c in columns}}
+    key = []
+    for name in table.primary_key:
+        column = by_name.get(name)
+        if column is None:
+            close = difflib.get_close_matches(name, sorted(by_name), n=1, cutoff=0.5)
+            raise ConfigError(f"primary_key in [tables.{table.name}] names a column {name!r} that "
+                              f"{table.source_text} does not have", key=f"tables.{table.name}.primary_key",
+                              table=table.name, hint=f'did you mean "{close[0]}"?' if close else None)
+        if column["nullable"]:
+            raise DataError(f"primary key column {column['column']!r} has empty values",
+                            path=table.source, table=table.name, column=column["column"],
+                            hint=f"fix those rows, or change primary_key in [tables.{table.name}]")
+        key.append(column["column"])
+    return key
+
+
 def build_table_schema(table: TableSettings, sample: dict[str, Any],
                        chunks: list[list[dict[str, Any]]]) -> dict[str, Any]:
     """The committed schema document (without schema_version)."""
@@ -107,9 +160,12 @@ def build_table_schema(table: TableSettings, sample: dict[str, Any],
             "nullable": bool(sample["rows"] == 0 or profile["empty"]
                              or any(profile["null_tokens"].get(t) for t in tokens)),
         })
+    suggested = suggest_primary_key(columns, profiles, sample["rows"])
     return {
         "table": table.table,
         "db_schema": table.db_schema,
-        "inputs": {"types": types_hash(chunks), "overrides": hash_value([list(p) for p in table.columns])},
+        "suggested_primary_key": suggested,
+        "primary_key": _primary_key(table, columns, suggested),
+        "inputs": {"types": types_hash(chunks), "overrides": overrides_hash(table)},
         "columns": columns,
     }

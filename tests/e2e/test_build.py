@@ -83,6 +83,12 @@ def test_fresh_build_then_nothing_to_do(capsys: pytest.CaptureFixture[str], proj
             expected = spelled.get(column["type"], column["type"].split("(")[0])
             assert pg_types[column["column"]].split(" not null")[0] == expected, column
             assert pg_types[column["column"]].endswith("not null") == (not column["nullable"]), column
+    with psycopg.connect(fresh_database_url) as conn:
+        keys = conn.execute(
+            "SELECT tc.table_name, kcu.column_name FROM information_schema.table_constraints tc "
+            "JOIN information_schema.key_column_usage kcu USING (constraint_schema, constraint_name) "
+            "WHERE tc.constraint_type = 'PRIMARY KEY' AND tc.table_schema = 'public' ORDER BY 1").fetchall()
+    assert keys == [("customers", "customer_id"), ("orders", "order_id")]
     orders = column_types(fresh_database_url, "orders")
     assert orders["order_id"] == "bigint not null"
     assert orders["ordered_at"] == "timestamp with time zone not null"
@@ -203,3 +209,30 @@ def test_parallel_build_gives_the_same_tables(capsys: pytest.CaptureFixture[str]
             QUICKSTART / "schemas" / f"{table}.schema.json").read_text(encoding="utf-8")
     code, result, _ = build(capsys, project, fresh_database_url, "-j", "3")
     assert (code, ran(result)) == (0, [])
+
+
+@pytest.mark.usefixtures("pgloader")
+def test_primary_key_duplicates_fail_and_keep_the_old_table(
+        capsys: pytest.CaptureFixture[str], project: Path, fresh_database_url: str) -> None:
+    code, _, err = build(capsys, project, fresh_database_url, "orders")
+    assert code == 0, err
+    orders = project / "data" / "orders.csv"
+    first = orders.read_text(encoding="utf-8").splitlines()[1]
+    with orders.open("a", encoding="utf-8") as handle:
+        handle.write(first.replace(",paid,", ",void,").replace(",shipped,", ",void,") + "\n")
+    manifest = project / "csv2pg.toml"
+    manifest.write_text(manifest.read_text(encoding="utf-8").replace(
+        'primary_key = "infer"', 'primary_key = ["order_id"]'), encoding="utf-8")
+    code, result, _ = build(capsys, project, fresh_database_url, "orders")
+    assert code == 1
+    error = result["tables"][0]["error"]
+    assert "could not swap the loaded rows into public.orders" in error
+    assert "the primary key's columns have duplicate values" in error
+    assert count(fresh_database_url, "orders") == 400
+
+    manifest.write_text(manifest.read_text(encoding="utf-8").replace(
+        'primary_key = ["order_id"]', 'primary_key = ["order_idd"]'), encoding="utf-8")
+    code, result, _ = build(capsys, project, fresh_database_url, "orders")
+    assert code == 2
+    assert "primary_key in [tables.orders] names a column 'order_idd'" in result["tables"][0]["error"]
+    assert 'did you mean "order_id"?' in result["tables"][0]["error"]
