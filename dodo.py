@@ -45,7 +45,8 @@ def task_test() -> dict[str, Any]:
 
 def task_bench() -> dict[str, Any]:
     """benchmarks: print their figures"""
-    return {"actions": [f"{PY} bench/run.py"], "uptodate": [False]}
+    return {"actions": [f"{PY} bench/run.py", f"{PY} bench/profile.py --size-mb 100"],
+            "uptodate": [False]}
 
 
 def task_regen_golden() -> dict[str, Any]:
