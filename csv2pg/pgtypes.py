@@ -17,8 +17,22 @@ accepts, never more, so a type proven here over a whole file cannot fail at load
 - date: ISO ``YYYY-MM-DD`` of a real calendar day (year 1 to 9999); timestamp: such a date
   alone or followed by ``T`` or a space and ``HH:MM[:SS[.fraction]]``, without a zone;
   timestamptz: a date and time *with* ``Z`` or ``±HH[:MM]`` (a zone-less value would depend
-  on the session's TimeZone); time: ``HH:MM[:SS[.fraction]]``, hours 00-23;
-- uuid: the canonical 8-4-4-4-12 hexadecimal form, any case, no braces.
+  on the session's TimeZone); time: ``H:MM[:SS[.fraction]]`` or ``HH:MM...``, hours 0-23
+  (PostgreSQL reads ``9:05`` as 09:05);
+- uuid: the canonical 8-4-4-4-12 hexadecimal form, any case, no braces;
+- inet: an IPv4 dotted quad (no leading zeros in an octet) or an IPv6 address (any case,
+  ``::`` compression, an IPv4 tail; no zone index), optionally with ``/prefix`` (no leading
+  zeros), no blanks; cidr: the same but the prefix is required and no bit right of it is
+  set (``10.0.0.0/8``, not ``10.1.0.0/8``), and an IPv6 network has no IPv4 tail. PostgreSQL's
+  cidr also takes a plain address (as /32) or abbreviations (``10.1/16``): this does not, so
+  plain addresses are inet;
+- jsonb: a JSON object or array (first character ``{`` or ``[``, no blank before it) that
+  ``json.loads`` reads, without ``NaN``/``Infinity`` or trailing commas (DuckDB's
+  ``json_valid`` takes both), without ``\u0000`` or unpaired surrogate escapes (jsonb refuses
+  them), numbers with exponents below 1000 and fewer than 1000 digits in a row. The
+  literal-and-number rules look at the text with strings blanked out (``JSON_GUARD``), so
+  ``profile`` applies the very same regular expressions; a database encoding of UTF-8 is
+  assumed.
 
 Pure functions of their argument; no locale, clock or environment reads. Imports nothing of
 csv2pg's.
@@ -27,6 +41,8 @@ csv2pg's.
 from __future__ import annotations
 
 import datetime as _dt
+import ipaddress
+import json
 import math
 import re
 from collections.abc import Callable, Mapping
@@ -41,6 +57,8 @@ CANDIDATES: tuple[str, ...] = (
     "date", "timestamp", "timestamptz",
     "time",
     "uuid",
+    "cidr", "inet",
+    "jsonb",
 )
 
 # Families for widening: a value of an earlier member also parses as every later member
@@ -51,6 +69,8 @@ FAMILIES: tuple[tuple[str, ...], ...] = (
     ("date", "timestamp", "timestamptz"),
     ("time",),
     ("uuid",),
+    ("cidr", "inet"),
+    ("jsonb",),
 )
 
 INTEGER_RANGES: Mapping[str, tuple[int, int]] = {
@@ -70,12 +90,59 @@ _BOOLEAN_WORDS = frozenset({"true", "false", "t", "f", "yes", "no", "y", "n"})
 _INFINITY_WORDS = frozenset({"infinity", "+infinity", "-infinity", "inf", "+inf", "-inf"})
 _DATE = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})")
 _TIME = r"([0-9]{2}):([0-9]{2})(?::([0-9]{2})(?:\.[0-9]{1,9})?)?"
-_TIME_ONLY = re.compile(_TIME)
+_TIME_ONLY = re.compile(r"([0-9]{1,2}):([0-9]{2})(?::([0-9]{2})(?:\.[0-9]{1,9})?)?")
 _TIMESTAMP = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})(?:[T ]" + _TIME + r")?")
 _TIMESTAMPTZ = re.compile(
     r"([0-9]{4})-([0-9]{2})-([0-9]{2})[T ]" + _TIME + r" ?(?:Z|[+-]([0-9]{2})(?::?([0-9]{2}))?)"
 )
 _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+
+
+def _ipv6_pattern(tail_v4: bool) -> str:
+    """IPv6 addresses as text (RFC 4291 2.2), every ``::`` placement spelled out."""
+    h = "[0-9a-fA-F]{1,4}"
+    forms = [f"(?:{h}:){{5}}{h}:{IPV4_RE}" if tail_v4 else f"(?:{h}:){{7}}{h}"]
+    for left in range(8):
+        head = "" if left == 0 else f"(?:{h}:){{{left - 1}}}{h}"
+        room = 7 - left  # groups "::" leaves room for (it stands for at least one)
+        if tail_v4:
+            if room >= 2:
+                forms.append(f"{head}::(?:{h}:){{0,{room - 2}}}{IPV4_RE}")
+        elif room == 0:
+            forms.append(f"{head}::")
+        else:
+            forms.append(f"{head}::(?:{h}(?::{h}){{0,{room - 1}}})?")
+    return "(?:" + "|".join(forms) + ")"
+
+
+# Shared with ``profile`` (RE2 and Python's re read them alike).
+_OCTET = "(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])"
+IPV4_RE = rf"(?:{_OCTET}\.){{3}}{_OCTET}"
+IPV6_RE = f"(?:{_ipv6_pattern(False)}|{_ipv6_pattern(True)})"
+IPV6_HEX_RE = _ipv6_pattern(False)  # without an IPv4 tail
+PREFIX4_RE = "/(?:3[0-2]|[12]?[0-9])"
+PREFIX6_RE = "/(?:12[0-8]|1[01][0-9]|[1-9]?[0-9])"
+INET_RE = f"(?:{IPV4_RE}(?:{PREFIX4_RE})?|{IPV6_RE}(?:{PREFIX6_RE})?)"
+CIDR_SHAPE_RE = f"(?:{IPV4_RE}{PREFIX4_RE}|{IPV6_HEX_RE}{PREFIX6_RE})"
+_INET = re.compile(INET_RE)
+_CIDR_SHAPE = re.compile(CIDR_SHAPE_RE)
+
+# jsonb: strings blanked out (``JSON_STRING_RE`` → ""), then the literals made 0
+# (``JSON_WORDS_RE``; removing them would turn [true,false] into a trailing comma), any letter but e/E left (NaN, Infinity), a trailing comma, an exponent
+# of 4 digits or a run of 1000 digits is refused (``JSON_GUARD_RE``); and on the raw text,
+# ``\u0000`` or a surrogate escape left after removing the valid pairs.
+JSON_STRING_RE = r'"(?:[^"\\]|\\.)*"'
+JSON_WORDS_RE = "true|false|null"
+JSON_GUARD_RE = r"[a-df-zA-DF-Z]|,[ \t\n\r]*[\]}]|[eE][+-]?[0-9]{4}|[0-9]{1000}"
+JSON_NUL_RE = r"\\u0000"
+JSON_PAIR_RE = r"\\u[dD][89abAB][0-9a-fA-F]{2}\\u[dD][c-fC-F][0-9a-fA-F]{2}"
+JSON_SURROGATE_RE = r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}"
+_JSON_STRING = re.compile(JSON_STRING_RE)
+_JSON_WORDS = re.compile(JSON_WORDS_RE)
+_JSON_GUARD = re.compile(JSON_GUARD_RE)
+_JSON_NUL = re.compile(JSON_NUL_RE)
+_JSON_PAIR = re.compile(JSON_PAIR_RE)
+_JSON_SURROGATE = re.compile(JSON_SURROGATE_RE)
 
 
 def _trim(value: str) -> str:
@@ -190,6 +257,35 @@ def parse_uuid(value: str) -> bool:
     return len(value) == 36 and bool(_UUID.fullmatch(value))
 
 
+def parse_inet(value: str) -> bool:
+    return bool(_INET.fullmatch(value))
+
+
+def parse_cidr(value: str) -> bool:
+    if not _CIDR_SHAPE.fullmatch(value):
+        return False
+    try:
+        ipaddress.ip_network(value, strict=True)
+    except ValueError:
+        return False  # bits set right of the prefix
+    return True
+
+
+def parse_jsonb(value: str) -> bool:
+    if value[:1] not in ("{", "["):
+        return False
+    bare = _JSON_WORDS.sub("0", _JSON_STRING.sub('""', value))
+    if _JSON_GUARD.search(bare) or _JSON_NUL.search(value):
+        return False
+    if _JSON_SURROGATE.search(_JSON_PAIR.sub("", value)):
+        return False
+    try:
+        json.loads(value)
+    except (ValueError, RecursionError):
+        return False
+    return True
+
+
 PARSERS: Mapping[str, Callable[[str], bool]] = {
     "boolean": parse_boolean,
     "smallint": parse_smallint,
@@ -202,6 +298,9 @@ PARSERS: Mapping[str, Callable[[str], bool]] = {
     "timestamptz": parse_timestamptz,
     "time": parse_time,
     "uuid": parse_uuid,
+    "cidr": parse_cidr,
+    "inet": parse_inet,
+    "jsonb": parse_jsonb,
 }
 
 
@@ -236,12 +335,16 @@ def parsing_candidates(value: str) -> frozenset[str]:
         ok += _number_types(text)
     if len(text) >= 10 and text[4] == "-":
         ok += [name for name in ("date", "timestamp", "timestamptz") if PARSERS[name](text)]
-    elif text[2:3] == ":" and parse_time(text):
+    elif (text[2:3] == ":" or text[1:2] == ":") and parse_time(text):
         ok.append("time")
     if len(text) <= 5 and parse_boolean(text):
         ok.append("boolean")
     if len(value) == 36 and parse_uuid(value):
         ok.append("uuid")
+    if ("." in value or ":" in value) and parse_inet(value):
+        ok += ["cidr", "inet"] if parse_cidr(value) else ["inet"]
+    elif value[:1] in ("{", "[") and parse_jsonb(value):
+        ok.append("jsonb")
     return frozenset(ok)
 
 
@@ -250,7 +353,7 @@ def failing_candidates(value: str) -> tuple[str, ...]:
     return _complement(parsing_candidates(value))
 
 
-@cache  # at most 2**11 distinct arguments, in practice a dozen
+@cache  # at most 2**14 distinct arguments, in practice a dozen
 def _complement(ok: frozenset[str]) -> tuple[str, ...]:
     return tuple(name for name in CANDIDATES if name not in ok)
 

@@ -25,7 +25,13 @@ never overlap, so a column needs only its family's level):
 - ``integer``: smallint, integer, bigint, with the bigint minimum and maximum;
 - ``number``: the integer level plus numeric and double precision, decimal shape (integer
   digits, scale) and values in exponent notation;
-- ``boolean``, ``date`` (date, timestamp, timestamptz), ``time``, ``uuid``.
+- ``boolean``, ``date`` (date, timestamp, timestamptz), ``time``, ``uuid``, ``inet`` (cidr,
+  inet), ``jsonb``.
+
+inet and jsonb use the very regular expressions of ``pgtypes`` (RE2 reads them as Python
+does); cidr's "no bit set right of the prefix" is integer arithmetic for IPv4 and, for IPv6,
+the address expanded to 32 hexadecimal digits; jsonb is ``json_valid`` (laxer than
+PostgreSQL: NaN, Infinity, trailing commas) plus ``pgtypes``' guards against exactly that.
 
 The only module that imports duckdb. Reads the CSV; writes nothing. Imports no other csv2pg
 module than dialect, pgtypes and identifiers.
@@ -60,12 +66,15 @@ LEVELS: Mapping[str, tuple[str, ...]] = {
     "date": ("date", "timestamp", "timestamptz"),
     "time": ("time",),
     "uuid": ("uuid",),
+    "inet": ("cidr", "inet"),
+    "jsonb": ("jsonb",),
 }
 # The level that proves each candidate (the narrowest containing it).
 LEVEL_OF: Mapping[str, str] = {
     "boolean": "boolean", "smallint": "integer", "integer": "integer", "bigint": "integer",
     "numeric": "number", "double precision": "number", "date": "date", "timestamp": "date",
-    "timestamptz": "date", "time": "time", "uuid": "uuid",
+    "timestamptz": "date", "time": "time", "uuid": "uuid", "cidr": "inet", "inet": "inet",
+    "jsonb": "jsonb",
 }
 
 
@@ -87,6 +96,7 @@ _CLOCK_RE = "(?:[01][0-9]|2[0-3]):[0-5][0-9](?::[0-5][0-9](?:\\.[0-9]{1,9})?)?"
 _DATE_RE = "[0-9]{4}-[0-9]{2}-[0-9]{2}"
 _TS_RE = _DATE_RE + "(?:[T ]" + _CLOCK_RE + ")?"
 _TSTZ_RE = _DATE_RE + "[T ]" + _CLOCK_RE + " ?(?:Z|[+-](?:0[0-9]|1[0-5])(?::?[0-5][0-9])?)"
+_TIME_RE = "(?:[01]?[0-9]|2[0-3]):[0-5][0-9](?::[0-5][0-9](?:\\.[0-9]{1,9})?)?"  # hour 0-23
 _UUID_RE = "[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
 
 
@@ -117,6 +127,42 @@ def _exponent_ok(t: str) -> str:
     exponent = f"regexp_extract({t}, '[eE]([+-]?[0-9]+)$', 1)"
     return (f"(NOT regexp_matches({t}, '[eE]') OR "
             f"coalesce(abs(TRY_CAST({exponent} AS HUGEINT)) <= 1000, false))")
+
+
+def _host_bits_clear(col: str) -> str:
+    """No bit right of the prefix is set, for ``col`` of cidr's shape (``pgtypes.CIDR_SHAPE_RE``)."""
+    addr = f"split_part({col}, '/', 1)"
+    bits = f"TRY_CAST(split_part({col}, '/', 2) AS INTEGER)"
+    octets = " + ".join(f"(TRY_CAST(split_part({addr}, '.', {i + 1}) AS BIGINT) << {24 - 8 * i})"
+                        for i in range(4))
+    v4 = f"(({octets}) % (CAST(1 AS BIGINT) << (32 - {bits})) = 0)"
+    # IPv6: every group padded to 4 hex digits, "::" filled with zero groups.
+    left = f"split_part({addr}, '::', 1)"
+    right = f"(CASE WHEN contains({addr}, '::') THEN split_part({addr}, '::', 2) ELSE '' END)"
+
+    def groups(s: str) -> str:
+        return f"(CASE WHEN {s} = '' THEN 0 ELSE length({s}) - length(replace({s}, ':', '')) + 1 END)"
+
+    def padded(s: str) -> str:
+        return (f"(CASE WHEN {s} = '' THEN '' ELSE regexp_replace(regexp_replace("
+                f"':' || lower({s}), ':', ':000', 'g'), ':0*([0-9a-f]{{4}})', '\\1', 'g') END)")
+
+    hexa = f"({padded(left)} || repeat('0000', 8 - {groups(left)} - {groups(right)}) || {padded(right)})"
+    nibble = f"(strpos('0123456789abcdef', substr({hexa}, {bits} // 4 + 1, 1)) - 1)"
+    v6 = (f"({bits} = 128 OR ({nibble} % (1 << (4 - {bits} % 4)) = 0 "
+          f"AND ltrim(substr({hexa}, {bits} // 4 + 2), '0') = ''))")
+    return f"coalesce(CASE WHEN contains({col}, '.') THEN {v4} ELSE {v6} END, false)"
+
+
+def _jsonb(col: str) -> str:
+    """``pgtypes.parse_jsonb``: json_valid, then pgtypes' guards on the same text."""
+    bare = (f"regexp_replace(regexp_replace({col}, {_lit(pgtypes.JSON_STRING_RE)}, '\"\"', 'g'), "
+            f"{_lit(pgtypes.JSON_WORDS_RE)}, '0', 'g')")
+    lone = f"regexp_replace({col}, {_lit(pgtypes.JSON_PAIR_RE)}, '', 'g')"
+    return (f"(CASE WHEN left({col}, 1) IN ('{{', '[') THEN coalesce(json_valid({col}), false) "
+            f"AND NOT regexp_matches({bare}, {_lit(pgtypes.JSON_GUARD_RE)}) "
+            f"AND NOT regexp_matches({col}, {_lit(pgtypes.JSON_NUL_RE)}) "
+            f"AND NOT regexp_matches({lone}, {_lit(pgtypes.JSON_SURROGATE_RE)}) ELSE false END)")
 
 
 def _integer_value(col: str) -> str:
@@ -156,9 +202,16 @@ def _check(type_name: str, t: str, col: str) -> str:
     if type_name == "timestamptz":
         return f"({_full(t, _TSTZ_RE)} AND {_calendar(t)})"
     if type_name == "time":
-        return _full(t, _CLOCK_RE)
+        return _full(t, _TIME_RE)
     if type_name == "uuid":
         return f"(length({col}) = 36 AND {_full(col, _UUID_RE)})"
+    if type_name == "inet":
+        return _full(col, pgtypes.INET_RE)
+    if type_name == "cidr":
+        return (f"(CASE WHEN {_full(col, pgtypes.CIDR_SHAPE_RE)} "
+                f"THEN {_host_bits_clear(col)} ELSE false END)")
+    if type_name == "jsonb":
+        return _jsonb(col)
     raise ValueError(f"unknown candidate type {type_name!r}")
 
 
@@ -383,6 +436,9 @@ def _proof_counts(candidate: str, v: str) -> list[str]:
     if candidate == "timestamp":
         return [f"count_if({_check(candidate, t, v)})",
                 f"count_if(CASE WHEN length({t}) = 10 THEN {_check('date', t, v)} ELSE false END)"]
+    if candidate == "inet":
+        return [f"count_if({_check(candidate, t, v)})",
+                f"count_if(CASE WHEN contains({v}, '/') THEN {_check('cidr', t, v)} ELSE false END)"]
     return [f"count_if({_check(candidate, t, v)})"]
 
 
@@ -454,7 +510,8 @@ def _read_proof(candidate: str, values: list[Any], counts: ColumnCounts) -> None
 
     Where the proposal holds for every value, the rest of its family follows: every date is
     a timestamp, and a value with a zone is never a date or a timestamp (nor one without a
-    zone a timestamptz). Where it does not, only the proposal's own counts are given.
+    zone a timestamptz); every cidr is an inet. Where it does not, only the proposal's own
+    counts are given (an inet proposal's with its cidr count).
     """
     kinds = PROOF_BOUNDS.get(candidate, ())
     if kinds:
@@ -475,8 +532,8 @@ def _read_proof(candidate: str, values: list[Any], counts: ColumnCounts) -> None
         return
     ok = _count(values[0])
     counts.ok[candidate] = ok
-    if candidate == "timestamp":
-        counts.ok["date"] = _count(values[1])
+    if candidate in ("timestamp", "inet"):
+        counts.ok["date" if candidate == "timestamp" else "cidr"] = _count(values[1])
     if ok != n:
         return
     if candidate == "date":
@@ -485,6 +542,8 @@ def _read_proof(candidate: str, values: list[Any], counts: ColumnCounts) -> None
         counts.ok["timestamptz"] = 0
     elif candidate == "timestamptz":
         counts.ok.update(date=0, timestamp=0)
+    elif candidate == "cidr":
+        counts.ok["inet"] = n
 
 
 def _aggregates(c: str, tokens: str, levels: Sequence[str]) -> list[str]:

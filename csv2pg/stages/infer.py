@@ -21,7 +21,10 @@ Confidence (0..1) says how strongly the evidence supports the decision:
 - a type every value parses as: ``support(n)`` for n non-null values, 0.6 for one value
   rising to 1.0 at 100 or more (the proof is complete, but few values prove little about
   the rows still to come);
-- identifier-like names widened to bigint: 0.95 x support; codes with leading zeros: 0.95;
+- identifier-like names widened to bigint: 0.95 x support; 0/1 read as boolean because the
+  name asks a yes/no question (``is_*``, ``has_*``, ``*_flag``, ``active``...): 0.9 x support,
+  as the name is the only evidence that the digits are not counts; codes with leading
+  zeros: 0.95;
   numbers kept as text because the name says postal or FIPS code: 0.9;
 - text because values of several kinds occur: 0.9; text although all but a few values
   parse as one type (maybe dirty data worth a look): 0.6; no non-null values at all: 0.5.
@@ -61,6 +64,15 @@ _ID_NAME = re.compile(r"(?:^id$|_id$|^id_)")
 # Postal and FIPS codes: digits that are labels, not quantities, even where no value has kept
 # its leading zeros (Kansas FIPS 20001, New York ZIP 11207, ZIPs exported as '10009.0').
 _CODE_NAME = re.compile(r"(?:^|_)(?:zip|zipcode|postcode|postal|fips)(?:_|$)")
+# Names of yes/no facts (snake_case identifiers): a question prefix, a flag suffix, or a
+# state word as the whole name or its last word (``is_active``, ``fraud_flag``, ``deleted``,
+# ``account_enabled``). A bare ``flag`` is not enough: it is as often a code as a yes/no.
+_BOOLEAN_NAME = re.compile(
+    r"(?:^(?:is|has|have|was|were|can|should|does|did|allow|allows|uses|needs)_.)"
+    r"|(?:_(?:flag|bool|boolean|yn)$)"
+    r"|(?:(?:^|_)(?:active|inactive|enabled|disabled|deleted|archived|visible|hidden|verified|"
+    r"valid|approved|published|completed|locked|blocked|subscribed|cancelled|canceled|"
+    r"churned|default|removed|resolved)$)")
 
 
 def support(non_null: int) -> float:
@@ -83,6 +95,11 @@ def is_identifier_name(column: str) -> bool:
 def is_code_name(column: str) -> bool:
     """A postal or FIPS code by name: ``zip``, ``incident_zip``, ``postal_code``, ``state_fips_code``."""
     return bool(_CODE_NAME.search(column))
+
+
+def is_boolean_name(column: str) -> bool:
+    """A yes/no fact by name: ``is_active``, ``has_children``, ``fraud_flag``, ``enabled``."""
+    return bool(_BOOLEAN_NAME.search(column))
 
 
 def _proven(profile: Profile, type_name: str, reason: str, factor: float = 1.0) -> Verdict:
@@ -113,6 +130,19 @@ def rule_boolean(profile: Profile, column: str) -> Verdict | None:
     if passes(profile, "boolean"):
         return _proven(profile, "boolean",
                        "every non-null value is a yes/no spelling (true/false, t/f, yes/no, y/n)")
+    return None
+
+
+def rule_boolean_digits(profile: Profile, column: str) -> Verdict | None:
+    """0/1 as boolean when the name is a yes/no fact; PostgreSQL's boolean reads '0' and '1'.
+
+    Every value is one character (so no ``+1``, ``01`` or blanks, which boolean refuses) and
+    an integer from 0 to 1.
+    """
+    if (is_boolean_name(column) and passes(profile, "smallint") and profile.get("max_length") == 1
+            and int(profile["integer_min"]) >= 0 and int(profile["integer_max"]) <= 1):
+        return _proven(profile, "boolean",
+                       "every non-null value is 0 or 1 and the name is a yes/no fact", 0.9)
     return None
 
 
@@ -162,11 +192,16 @@ rule_timestamptz = _simple(
     "timestamptz", "every non-null value is an ISO date and time with a time zone")
 rule_time = _simple("time", "every non-null value is a time of day (HH:MM[:SS])")
 rule_uuid = _simple("uuid", "every non-null value is a UUID")
+rule_cidr = _simple(
+    "cidr", "every non-null value is an IP network: a prefix length and no bit set right of it")
+rule_inet = _simple(
+    "inet", "every non-null value is an IPv4 or IPv6 address, with or without a prefix length")
+rule_jsonb = _simple("jsonb", "every non-null value is a JSON object or array")
 
 RULES: tuple[Rule, ...] = (
-    rule_no_values, rule_leading_zeros, rule_code_name, rule_boolean, rule_identifier,
-    rule_integer, rule_numeric, rule_double, rule_date, rule_timestamp, rule_timestamptz, rule_time,
-    rule_uuid,
+    rule_no_values, rule_leading_zeros, rule_code_name, rule_boolean, rule_boolean_digits,
+    rule_identifier, rule_integer, rule_numeric, rule_double, rule_date, rule_timestamp,
+    rule_timestamptz, rule_time, rule_uuid, rule_cidr, rule_inet, rule_jsonb,
 )
 
 

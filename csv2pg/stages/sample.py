@@ -22,7 +22,7 @@ with leading zeros, integer range, decimal shape, exponent notation, distinct va
 estimate: DuckDB's HyperLogLog in the DuckDB path, ``DistinctSketch`` (exact up to 1024
 values, then K minimum values of xxh3_64) in the Python path; the two agree within a few per
 cent, not exactly), min/max of the narrowest proven type as PostgreSQL prints it
-(``type_bounds``; null for text, boolean and uuid), and for every candidate
+(``type_bounds``; null for text, boolean, uuid, inet, cidr and jsonb), and for every candidate
 type in ``pgtypes.CANDIDATES`` the non-null values that do not parse as it with the first few
 examples. A failure count marked ``estimated`` (DuckDB path, text columns only) was not
 counted on the whole file: the sample had no value of that family, so all are assumed to
@@ -278,7 +278,7 @@ _EPOCH_DAY = _EPOCH.toordinal()
 _CLOCK = r"([0-9]{2}):([0-9]{2})(?::([0-9]{2})(?:\.([0-9]{1,9}))?)?"
 _STAMP = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})(?:[T ]" + _CLOCK +
                     r")?(?: ?(?:Z|([+-])([0-9]{2})(?::?([0-9]{2}))?))?")
-_CLOCK_ONLY = re.compile(_CLOCK)
+_CLOCK_ONLY = re.compile(r"([0-9]{1,2}):([0-9]{2})(?::([0-9]{2})(?:\.([0-9]{1,9}))?)?")  # 9:05 too
 
 
 def _micros(hour: str | None, minute: str | None, second: str | None,
@@ -325,7 +325,7 @@ BOUND_KIND = {"numeric": "number", "double precision": "number", "date": "date",
 def type_bounds(non_null: int, failures: dict[str, int], bounds: dict[str, tuple[Any, Any]],
                 integer_min: int | None, integer_max: int | None,
                 ) -> tuple[str | None, str | None]:
-    """(min, max) of the narrowest proven type as text; None for text, boolean and uuid."""
+    """(min, max) of the narrowest proven type as text; None for text, boolean, uuid, inet, cidr, jsonb."""
     proven = next((n for n in pgtypes.CANDIDATES if failures[n] == 0), None)
     if non_null == 0 or proven is None:
         return None, None
@@ -585,8 +585,8 @@ def _python_columns(files: tuple[Path, ...], dialect: Dialect, headers: list[str
 # --- the DuckDB profile: propose from the sample, prove on the whole file --------------------
 
 FAMILY_LEVEL = {"boolean": "boolean", "smallint": "number", "date": "date", "time": "time",
-                "uuid": "uuid"}
-ALL_LEVELS = ("boolean", "number", "date", "time", "uuid")
+                "uuid": "uuid", "cidr": "inet", "jsonb": "jsonb"}
+ALL_LEVELS = ("boolean", "number", "date", "time", "uuid", "inet", "jsonb")
 
 
 def _family(name: str) -> tuple[str, ...]:

@@ -19,12 +19,15 @@ normalisation, by the column's type:
 - date, timestamp, timestamptz, time: equal as date/time values (fractions of a second to the
   microsecond PostgreSQL keeps; timestamptz read back in UTC);
 - uuid: equal in lower case;
+- inet, cidr: equal as ``ipaddress`` interfaces/networks (``1.2.3.4`` is ``1.2.3.4/32``);
+- jsonb: equal as JSON values (jsonb reorders keys and drops blanks);
 - text: exactly equal, blanks and all.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import ipaddress
 import json
 import re
 from collections.abc import Callable
@@ -119,6 +122,9 @@ NORMALISE: dict[str, Callable[[str], Any]] = {
     "smallint": _number, "integer": _number, "bigint": _number, "numeric": _number,
     "double precision": _double, "boolean": _truth, "date": _moment, "timestamp": _moment,
     "timestamptz": _moment, "time": _time, "uuid": lambda text: text.strip().lower(),
+    "inet": lambda text: ipaddress.ip_interface(text.strip()),
+    "cidr": lambda text: ipaddress.ip_network(text.strip()),
+    "jsonb": lambda text: json.dumps(json.loads(text), sort_keys=True),
 }
 
 
@@ -441,7 +447,7 @@ TYPES: dict[str, dict[str, str]] = {
         'bronze': 'smallint', 'total': 'smallint',
     },
     'pl_space_missions': {
-        'mission': 'text', 'company': 'text', 'location': 'text', 'date': 'date', 'time': 'text',
+        'mission': 'text', 'company': 'text', 'location': 'text', 'date': 'date', 'time': 'time',
         'rocket': 'text', 'price': 'integer', 'successful': 'boolean',
     },
     'pl_squirrels': {
@@ -503,10 +509,10 @@ TYPES: dict[str, dict[str, str]] = {
         'date': 'date', 'customer_id': 'bigint', 'spend_dollars': 'text',
     },
     'psc_financial_json': {
-        'symbol': 'text', 'financial_data': 'text',
+        'symbol': 'text', 'financial_data': 'jsonb',
     },
     'psc_weblog': {
-        'ip': 'text', 'time': 'timestamp', 'method': 'text', 'url': 'text', 'protocol': 'text',
+        'ip': 'inet', 'time': 'timestamp', 'method': 'text', 'url': 'text', 'protocol': 'text',
         'status': 'smallint',
     },
     'sb_seaice': {
@@ -529,11 +535,11 @@ TYPES: dict[str, dict[str, str]] = {
         'embark_town': 'text', 'alive': 'boolean', 'alone': 'boolean',
     },
     'tmdb_sample': {
-        'budget': 'integer', 'genres': 'text', 'homepage': 'text', 'id': 'bigint',
-        'keywords': 'text', 'original_language': 'text', 'original_title': 'text',
-        'overview': 'text', 'popularity': 'numeric', 'production_companies': 'text',
-        'production_countries': 'text', 'release_date': 'text', 'revenue': 'bigint',
-        'runtime': 'smallint', 'spoken_languages': 'text', 'status': 'text', 'tagline': 'text',
+        'budget': 'integer', 'genres': 'jsonb', 'homepage': 'text', 'id': 'bigint',
+        'keywords': 'jsonb', 'original_language': 'text', 'original_title': 'text',
+        'overview': 'text', 'popularity': 'numeric', 'production_companies': 'jsonb',
+        'production_countries': 'jsonb', 'release_date': 'text', 'revenue': 'bigint',
+        'runtime': 'smallint', 'spoken_languages': 'jsonb', 'status': 'text', 'tagline': 'text',
         'title': 'text', 'vote_average': 'numeric', 'vote_count': 'smallint',
     },
     'usgs_all_month': {

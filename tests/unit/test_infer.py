@@ -14,6 +14,7 @@ from csv2pg.stages.infer import (
     build_chunk_types,
     chunk_plan,
     decide,
+    is_boolean_name,
     is_identifier_name,
     support,
 )
@@ -90,6 +91,38 @@ TYPE_CASES: list[tuple[str, str, list[str], str, str]] = [
      "every non-null value is a time of day (HH:MM[:SS])"),
     ("uuid", "ref", ["123e4567-e89b-12d3-a456-426614174000"], "uuid",
      "every non-null value is a UUID"),
+    ("one-digit-hour", "departs", ["0:44:00", "9:05", "23:59"], "time",
+     "every non-null value is a time of day (HH:MM[:SS])"),
+    ("inet", "ip", ["192.168.1.1", "::1", "2001:db8::1/64"], "inet",
+     "every non-null value is an IPv4 or IPv6 address, with or without a prefix length"),
+    ("inet-host-bits", "subnet", ["10.0.0.0/8", "10.1.2.3/8"], "inet",
+     "every non-null value is an IPv4 or IPv6 address, with or without a prefix length"),
+    ("cidr", "subnet", ["10.0.0.0/8", "192.168.0.0/16", "2001:db8::/32"], "cidr",
+     "every non-null value is an IP network: a prefix length and no bit set right of it"),
+    ("bad-ip", "ip", ["192.168.1.1", "192.168.1.256"], "text",
+     "no candidate type accepts every non-null value"),
+    ("jsonb", "payload", ['{"a": 1}', "[1, 2]", '{"b": {"c": null}}'], "jsonb",
+     "every non-null value is a JSON object or array"),
+    ("json-scalar", "payload", ['{"a": 1}', '"str"'], "text",
+     "no candidate type accepts every non-null value"),
+    ("json-nan", "payload", ['{"a": 1}', "[NaN]"], "text",
+     "no candidate type accepts every non-null value"),
+    ("is-zero-one", "is_active", ["0", "1", "1", ""], "boolean",
+     "every non-null value is 0 or 1 and the name is a yes/no fact"),
+    ("has-zero-one", "has_children", ["1", "1"], "boolean",
+     "every non-null value is 0 or 1 and the name is a yes/no fact"),
+    ("suffix-flag", "fraud_flag", ["0", "1"], "boolean",
+     "every non-null value is 0 or 1 and the name is a yes/no fact"),
+    ("deleted", "deleted", ["0", "1"], "boolean",
+     "every non-null value is 0 or 1 and the name is a yes/no fact"),
+    ("boolean-name-two", "is_active", ["0", "1", "2"], "smallint",
+     "every non-null value parses as integer; range fits smallint"),
+    ("boolean-name-signed", "is_active", ["0", "+1"], "smallint",
+     "every non-null value parses as integer; range fits smallint"),
+    ("boolean-name-padded", "enabled", ["00", "01"], "text",
+     "leading zeros: digit codes stay text"),
+    ("count-not-flag", "children", ["0", "1"], "smallint",
+     "every non-null value parses as integer; range fits smallint"),
     ("leading-zeros", "zip", ["00501", "10001"], "text", "leading zeros: digit codes stay text"),
     ("zip-by-name", "incident_zip", ["11207", "10305"], "text",
      "postal or FIPS code by name: digit codes stay text"),
@@ -191,6 +224,22 @@ def test_confidence_grows_with_evidence(tmp_path: Path) -> None:
 ])
 def test_is_identifier_name(column: str, expected: bool) -> None:
     assert is_identifier_name(column) is expected
+
+
+@pytest.mark.parametrize(("column", "expected"), [
+    ("is_active", True), ("has_children", True), ("fraud_flag", True), ("active", True),
+    ("enabled", True), ("deleted", True), ("account_enabled", True), ("is_", False),
+    ("flag", False), ("island", False), ("hash_id", False), ("flagged_count", False),
+    ("deleted_rows", False), ("activity", False), ("children", False),
+])
+def test_is_boolean_name(column: str, expected: bool) -> None:
+    assert is_boolean_name(column) is expected
+
+
+def test_zero_one_boolean_is_less_certain_than_a_spelled_boolean(tmp_path: Path) -> None:
+    digits = decide_one(tmp_path, "is_active", ["0", "1"] * 100)
+    words = decide_one(tmp_path, "is_active", ["no", "yes"] * 100)
+    assert (digits["type"], digits["confidence"], words["confidence"]) == ("boolean", 0.9, 1.0)
 
 
 def test_decide_takes_the_first_rule_that_answers() -> None:

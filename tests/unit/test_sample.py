@@ -284,6 +284,10 @@ PARITY_FILES: dict[str, str | bytes] = {
     "no_header": "1,2\n3,4\n5,x\n",
     "tokens": "a,b\nNA,1\nnull,N/A\n#NULL!,-\nNULL,3\n",
     "bounds": BOUNDS,
+    "networks": "ip,net,host_net,doc,bad_doc,clock\n"
+                '1.2.3.4,10.0.0.0/8,10.0.0.0/8,"{""a"": [1, 2]}","[1]",9:05\n'
+                '::1,2001:db8::/32,10.1.2.3/8,"[{""b"": null}]","[NaN]",0:44:00\n'
+                '"::ffff:1.2.3.4",192.168.0.0/16,2001:db8::/32,"[]","{""a"": 1,}",23:59\n',
 }
 
 
@@ -334,6 +338,33 @@ def test_long_file_duckdb_equals_python(tmp_path: Path) -> None:
     amount = column(duck, "amount")["candidates"]["numeric"]
     assert amount == {"failures": 1, "examples": [{"line": 2 + 4996 + 4996 // 7, "value": "oops"}]}
     assert duck["rows"] == 5000
+
+
+def test_long_file_new_types_duckdb_equals_python(tmp_path: Path) -> None:
+    """cidr, inet, jsonb and one-digit hours proven by DuckDB, with late failures re-proven."""
+    path = tmp_path / "long.csv"
+    lines = ["net,late_host,ip,doc,late_doc,clock"]
+    for i in range(1, 5001):
+        late_host = "10.1.2.3/16" if i == 4321 else f"10.{i % 256}.0.0/16"
+        late_doc = '"[1,]"' if i == 4567 else f'"{{""n"": {i}}}"'
+        ip = f"2001:db8::{i:x}" if i % 3 else f"192.168.{i % 256}.{i % 200}"
+        lines.append(f'{i % 200}.0.0.0/8,{late_host},{ip},"[{i}, ""x""]",{late_doc},{i % 24}:{i % 60:02d}')
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    table = table_for(path)
+    duck = build_sample(table, HASH, HASH)  # longer than the head: DuckDB
+    python = build_sample(table, HASH, HASH, engine="python")
+    assert canonical_json(_without_estimates(duck, python)) == canonical_json(python)
+    failures = {c["name"]: {n: c["candidates"][n]["failures"] for n in ("cidr", "inet", "jsonb", "time")}
+                for c in duck["columns"]}
+    assert failures == {
+        "net": {"cidr": 0, "inet": 0, "jsonb": 5000, "time": 5000},
+        "late_host": {"cidr": 1, "inet": 0, "jsonb": 5000, "time": 5000},
+        "ip": {"cidr": 5000, "inet": 0, "jsonb": 5000, "time": 5000},
+        "doc": {"cidr": 5000, "inet": 5000, "jsonb": 0, "time": 5000},
+        "late_doc": {"cidr": 5000, "inet": 5000, "jsonb": 1, "time": 5000},
+        "clock": {"cidr": 5000, "inet": 5000, "jsonb": 5000, "time": 0},
+    }
+    assert (column(duck, "clock")["min"], column(duck, "clock")["max"]) == ("00:00:00", "23:59:00")
 
 
 @pytest.mark.parametrize("data", sorted(
