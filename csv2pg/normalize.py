@@ -31,11 +31,10 @@ from pathlib import Path
 from typing import IO
 
 from csv2pg import dialect as dialect_module
+from csv2pg import sources
 from csv2pg.dialect import Dialect
 from csv2pg.errors import DataError
 
-COMPRESSED_SUFFIXES = {".gz": "gzip", ".zst": "zstd", ".bz2": "bzip2"}
-_MAGIC = ((b"\x1f\x8b", "gzip"), (b"\x28\xb5\x2f\xfd", "zstd"), (b"BZh", "bzip2"))
 SCAN_BLOCK = 1 << 20
 FLUSH_RECORDS = 1 << 16
 LINE_BITS = 40            # a sidecar entry: file index << LINE_BITS | physical line
@@ -83,18 +82,6 @@ def pgloader_encoding(python_codec: str) -> str:
                     hint="convert the file to UTF-8, or use the built-in engine (engine = \"copy\")")
 
 
-def _compression(path: Path) -> str | None:
-    suffix = COMPRESSED_SUFFIXES.get(path.suffix.lower())
-    if suffix is not None:
-        return suffix
-    try:
-        with open(path, "rb") as handle:
-            head = handle.read(4)
-    except OSError:
-        return None
-    return next((name for magic, name in _MAGIC if head.startswith(magic)), None)
-
-
 def needs_normalizing(dialect: Dialect, files: Sequence[Path]) -> str | None:
     """Why pgloader cannot read ``files`` directly with ``dialect``, or None when it can.
 
@@ -104,7 +91,7 @@ def needs_normalizing(dialect: Dialect, files: Sequence[Path]) -> str | None:
     if len(files) != 1:
         return f"the table has {len(files)} files and pgloader reads one"
     path = Path(files[0])
-    compression = _compression(path)
+    compression = sources.compression(path)
     if compression is not None:
         return f"the file is {compression}-compressed"
     try:

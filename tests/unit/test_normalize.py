@@ -69,7 +69,7 @@ def test_compressed_and_several_files(tmp_path: Path) -> None:
     gz = write(tmp_path, "a.csv.gz", gzip.compress(PLAIN))
     assert needs_normalizing(dialect(), [gz]) == "the file is gzip-compressed"
     disguised = write(tmp_path, "b.csv", bz2.compress(PLAIN))
-    assert needs_normalizing(dialect(), [disguised]) == "the file is bzip2-compressed"
+    assert needs_normalizing(dialect(), [disguised]) == "the file is bz2-compressed"
     plain = write(tmp_path, "c.csv", PLAIN)
     assert needs_normalizing(dialect(), [plain, plain]) == "the table has 2 files and pgloader reads one"
 
