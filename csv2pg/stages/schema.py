@@ -32,9 +32,14 @@ def types_hash(chunks: list[list[dict[str, Any]]]) -> str:
     return hash_value([column for chunk in chunks for column in chunk])
 
 
+# Override types the profile tests under another candidate's name.
+_PROVEN_AS = {"real": "double precision", "json": "jsonb", "char": "text", "varchar": "text"}
+
+
 def _candidate_of(pg_type: str) -> str:
     sized = _SIZED.match(pg_type)
-    return sized.group(1) if sized else pg_type
+    base = sized.group(1) if sized else pg_type
+    return _PROVEN_AS.get(base, base)
 
 
 def _prove_override(table: TableSettings, profile: dict[str, Any], pg_type: str) -> None:
@@ -52,6 +57,16 @@ def _prove_override(table: TableSettings, profile: dict[str, Any], pg_type: str)
             f"but its longest value has {profile['max_length']} characters",
             path=table.source, table=table.name, column=profile["column"],
             hint=f"use text or a longer {sized.group(1)} for {profile['column']}")
+    if sized and sized.group(1) == "numeric" and not count:
+        precision, scale = int(sized.group(2)), int(sized.group(3) or 0)
+        digits = profile.get("max_integer_digits") or 0
+        if digits > precision - scale:
+            raise DataError(
+                f"column {profile['name']!r} is forced to {pg_type} in [tables.{table.name}.columns], "
+                f"but some values have {digits} digits before the decimal point and {pg_type} "
+                f"holds at most {precision - scale}",
+                path=table.source, table=table.name, column=profile["column"],
+                hint=f"use numeric({digits + scale},{scale}) or plain numeric")
     if count:
         shown = ", ".join(f"line {line}: {value!r}" for line, value in failures)
         raise DataError(
