@@ -8,10 +8,11 @@ from typing import Any
 import pytest
 
 from csv2pg.artifacts import canonical_json, validation_errors
+from csv2pg.colstats import DistinctSketch, double_text, value_facts
 from csv2pg.errors import Csv2pgError, DataError
 from csv2pg.settings import DialectOverrides, TableSettings
 from csv2pg.stages.infer import build_chunk_types, chunk_plan
-from csv2pg.stages.sample import DistinctSketch, build_sample, double_text, value_facts
+from csv2pg.stages.sample import build_sample
 
 HASH = "0123456789abcdef0123456789abcdef"
 
