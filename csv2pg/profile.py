@@ -176,6 +176,16 @@ def _bigint_value(col: str) -> str:
     return f"TRY_CAST(CASE WHEN {_full(t, _INT_RE)} THEN {t} END AS BIGINT)"
 
 
+def _canonical_bigint(v: str) -> str:
+    """``_bigint_value`` without the regular expression for integers written canonically.
+
+    A value that reads back as itself from its BIGINT cast ("-12", "0": no blanks, sign
+    or leading zeros) is that integer; the rest take the exact check.
+    """
+    cast = f"TRY_CAST({v} AS BIGINT)"
+    return f"(CASE WHEN CAST({cast} AS VARCHAR) = {v} THEN {cast} ELSE {_bigint_value(v)} END)"
+
+
 def _check(type_name: str, t: str, col: str) -> str:
     """``predicate`` with the trimmed value ``t`` of ``col`` given as SQL."""
     if type_name in pgtypes.INTEGER_RANGES:
@@ -195,8 +205,9 @@ def _check(type_name: str, t: str, col: str) -> str:
     if type_name == "boolean":
         words = ", ".join(_lit(w) for w in sorted(pgtypes._BOOLEAN_WORDS))
         return f"(lower({t}) IN ({words}))"
-    if type_name == "date":
-        return f"({_full(t, _DATE_RE)} AND {_calendar(t)})"
+    if type_name == "date":  # the shape is the whole value: cast it as the bound does
+        return (f"({_full(t, _DATE_RE)} AND substr({t}, 1, 4) <> '0000' "
+                f"AND TRY_CAST({t} AS DATE) IS NOT NULL)")
     if type_name == "timestamp":
         return f"({_full(t, _TS_RE)} AND {_calendar(t)})"
     if type_name == "timestamptz":
@@ -349,7 +360,8 @@ def _stats(c: str, seen: frozenset[str]) -> list[str]:
     """Present values, null tokens, lengths, leading-zero codes, distinct values.
 
     CASE rather than FILTER or AND: DuckDB evaluates a CASE branch only on the rows that take
-    it, so the regular expression runs only on values starting with 0. Tokens are counted
+    it, so the regular expression runs only on values starting with 0 (``'0' <= v < '1'``:
+    strings compare bytewise, and two comparisons cost less than ``starts_with``). Tokens are counted
     one ``count_if`` each: ``histogram`` next to ``approx_count_distinct`` took 2 GB of
     memory on a 1 GB file (DuckDB 1.x-2.0).
     """
@@ -361,7 +373,7 @@ def _stats(c: str, seen: frozenset[str]) -> list[str]:
          if names else "NULL"),
         f"min(length({v}))",
         f"max(length({v}))",
-        f"count_if(CASE WHEN starts_with({v}, '0') AND length({v}) > 1 "
+        f"count_if(CASE WHEN {v} >= '0' AND {v} < '1' AND length({v}) > 1 "
         f"THEN regexp_full_match({v}, '[0-9]+') ELSE false END)",
         f"approx_count_distinct({v})",
     ]
@@ -427,7 +439,7 @@ def _proof_counts(candidate: str, v: str) -> list[str]:
     """
     t = trimmed(v)
     if candidate in pgtypes.INTEGER_RANGES:
-        return _integer_aggregates(_bigint_value(v))
+        return _integer_aggregates(_canonical_bigint(v))
     if candidate in ("numeric", "double precision"):
         return _number_proof(v)
     if candidate == "boolean":
