@@ -30,7 +30,7 @@ from doit.doit_cmd import DoitMain
 from doit.loader import generate_tasks
 
 from csv2pg.artifacts import atomic_write_text, read_artifact, try_read_artifact, write_artifact
-from csv2pg.db import Database, resolve_database, staging_name
+from csv2pg.db import Database, connected, resolve_database, staging_name
 from csv2pg.dialect import Dialect, detect_dialect, read_header
 from csv2pg.errors import Csv2pgError, DataError
 from csv2pg.hashing import HashCache, files_hash, hash_value
@@ -90,6 +90,7 @@ class BuildContext:
     errors: dict[str, Csv2pgError] = field(default_factory=dict)
     _database: Database | None = None
     _identity: dict[str, str] | None = None
+    _tables: set[tuple[str, str]] | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @classmethod
@@ -114,6 +115,21 @@ class BuildContext:
             with self._lock:
                 self._identity = cached
         return hash_value(cached)
+
+    def live_tables(self) -> set[tuple[str, str]] | None:
+        """(schema, table) of every table in the database, or None when it cannot be asked
+        without starting a server (``plan`` and ``status`` start none)."""
+        with self._lock:
+            if self._tables is not None:
+                return self._tables
+        if not self.start_database and self.database.embedded and not self.database.status()["running"]:
+            return None
+        with connected(self.database) as conn:
+            rows = conn.execute("SELECT schemaname, tablename FROM pg_tables").fetchall()
+        tables = {(str(a), str(b)) for a, b in rows}
+        with self._lock:
+            self._tables = tables
+        return tables
 
     def csv_hash(self, table: TableSettings) -> str:
         if not table.sources:
@@ -228,6 +244,9 @@ def import_reason(ctx: BuildContext, table: TableSettings) -> str | None:
         return "the database does not exist yet"
     if doc["inputs"]["database"] != identity:
         return "the project points at another database"
+    tables = ctx.live_tables()
+    if tables is not None and (table.db_schema, table.table) not in tables:
+        return f"{table.db_schema}.{table.table} is missing from the database"
     return None
 
 

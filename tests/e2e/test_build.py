@@ -236,3 +236,18 @@ def test_primary_key_duplicates_fail_and_keep_the_old_table(
     assert code == 2
     assert "primary_key in [tables.orders] names a column 'order_idd'" in result["tables"][0]["error"]
     assert 'did you mean "order_id"?' in result["tables"][0]["error"]
+
+
+@pytest.mark.usefixtures("pgloader")
+def test_a_table_dropped_by_hand_is_noticed_and_rebuilt(
+        capsys: pytest.CaptureFixture[str], project: Path, fresh_database_url: str) -> None:
+    code, _, err = build(capsys, project, fresh_database_url)
+    assert code == 0, err
+    with psycopg.connect(fresh_database_url, autocommit=True) as conn:
+        conn.execute("DROP TABLE products")
+    code, plan, _ = run(capsys, "-C", str(project), "plan", "--format", "json", "--database", fresh_database_url)
+    assert plan == {"tasks": [{"name": "import:products",
+                               "reason": "public.products is missing from the database"}]}
+    code, result, _ = build(capsys, project, fresh_database_url)
+    assert (code, ran(result)) == (0, ["import:products"])
+    assert count(fresh_database_url, "products") == 40
