@@ -234,16 +234,21 @@ def predicate(type_name: str, col: str) -> str:
     return _check(type_name, trimmed(col), col)
 
 
+def _general_shape(unsigned: str, exponent: str) -> tuple[str, str]:
+    """(integer digits, scale) of an unsigned mantissa ``whole.fraction`` times 10^exponent."""
+    whole = f"split_part({unsigned}, '.', 1)"
+    fraction = f"split_part({unsigned}, '.', 2)"
+    digits = f"greatest(length(ltrim({whole} || {fraction}, '0')), 1)"
+    power = f"({exponent} - length({fraction}))"
+    return f"greatest({digits} + {power}, 0)", f"greatest(-{power}, 0)"
+
+
 def _shape(col: str) -> tuple[str, str]:
     """SQL for (integer digits, scale) of a decimal value, as ``pgtypes.decimal_shape``."""
     t = trimmed(col)
     mantissa = f"regexp_extract({t}, '^[+-]?([0-9]*\\.?[0-9]*)', 1)"
-    whole = f"split_part({mantissa}, '.', 1)"
-    fraction = f"split_part({mantissa}, '.', 2)"
     exponent = f"coalesce(TRY_CAST(regexp_extract({t}, '[eE]([+-]?[0-9]+)$', 1) AS INTEGER), 0)"
-    digits = f"greatest(length(ltrim({whole} || {fraction}, '0')), 1)"
-    power = f"({exponent} - length({fraction}))"
-    return f"greatest({digits} + {power}, 0)", f"greatest(-{power}, 0)"
+    return _general_shape(mantissa, exponent)
 
 
 def _plain_shape(col: str) -> tuple[str, str]:
@@ -255,11 +260,7 @@ def _plain_shape(col: str) -> tuple[str, str]:
     point = f"strpos({col}, '.')"
     before = f"(CASE WHEN {point} = 0 THEN length({col}) ELSE {point} - 1 END)"
     sign = f"(CASE WHEN {col} < '0' THEN 1 ELSE 0 END)"  # '+' and '-' sort before digits
-    unsigned = f"ltrim({col}, '+-')"
-    whole = f"split_part({unsigned}, '.', 1)"
-    fraction = f"split_part({unsigned}, '.', 2)"
-    general = (f"greatest(greatest(length(ltrim({whole} || {fraction}, '0')), 1) "
-               f"- length({fraction}), 0)")
+    general = _general_shape(f"ltrim({col}, '+-')", "0")[0]
     digits = (f"(CASE WHEN {_full(col, '[+-]?[1-9][0-9]*(?:[.][0-9]*)?')} "
               f"THEN {before} - {sign} WHEN {_full(col, '[+-]?0*[.][0-9]+')} THEN 0 "
               f"ELSE {general} END)")
@@ -280,15 +281,9 @@ def _sci_shape(col: str) -> tuple[str, str]:
     before = f"((CASE WHEN {point} = 0 THEN {mark} ELSE {point} END) - 1 - {sign})"
     places = f"(CASE WHEN {point} = 0 THEN 0 ELSE {mark} - {point} - 1 END)"
     simple = _full(col, "[+-]?[1-9][0-9]*(?:[.][0-9]*)?[eE][+-]?[0-9]+")
-    unsigned = f"ltrim(left({col}, {mark} - 1), '+-')"
-    whole = f"split_part({unsigned}, '.', 1)"
-    fraction = f"split_part({unsigned}, '.', 2)"
-    digits = f"greatest(length(ltrim({whole} || {fraction}, '0')), 1)"
-    power = f"({exponent} - length({fraction}))"
-    return (f"(CASE WHEN {simple} THEN greatest({before} + {exponent}, 0) "
-            f"ELSE greatest({digits} + {power}, 0) END)",
-            f"(CASE WHEN {simple} THEN greatest({places} - {exponent}, 0) "
-            f"ELSE greatest(-{power}, 0) END)")
+    general_digits, general_scale = _general_shape(f"ltrim(left({col}, {mark} - 1), '+-')", exponent)
+    return (f"(CASE WHEN {simple} THEN greatest({before} + {exponent}, 0) ELSE {general_digits} END)",
+            f"(CASE WHEN {simple} THEN greatest({places} - {exponent}, 0) ELSE {general_scale} END)")
 
 
 # --- the scan ------------------------------------------------------------------------------
