@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+import threading
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -57,6 +58,45 @@ def validation_errors(kind: str, document: Any) -> list[str]:
     return [f"{'/'.join(map(str, e.absolute_path)) or '(top)'}: {e.message}" for e in errors]
 
 
+class _ValidatedFiles:
+    """File versions, by (kind, path, size, mtime_ns), already validated in this process.
+
+    A build reads sample.json several times (up-to-date checks, then each step); validating
+    a wide table's profile costs far more than parsing it, so each version is validated once.
+    """
+
+    LIMIT = 4096
+
+    def __init__(self) -> None:
+        self._seen: set[tuple[str, str, int, int]] = set()
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def _key(kind: str, path: Path) -> tuple[str, str, int, int] | None:
+        try:
+            stat = os.stat(path)
+        except OSError:
+            return None
+        return kind, str(Path(path).resolve()), stat.st_size, stat.st_mtime_ns
+
+    def known(self, kind: str, path: Path) -> bool:
+        key = self._key(kind, path)
+        with self._lock:
+            return key is not None and key in self._seen
+
+    def add(self, kind: str, path: Path) -> None:
+        key = self._key(kind, path)
+        if key is None:
+            return
+        with self._lock:
+            if len(self._seen) >= self.LIMIT:
+                self._seen.clear()
+            self._seen.add(key)
+
+
+_validated = _ValidatedFiles()
+
+
 def write_artifact(kind: str, path: Path, document: dict[str, Any]) -> None:
     """Validate ``document`` as a ``kind`` artifact and write it atomically and canonically."""
     document = {**document, "schema_version": SCHEMA_VERSION}
@@ -65,6 +105,7 @@ def write_artifact(kind: str, path: Path, document: dict[str, Any]) -> None:
         # A bug in csv2pg, not in the user's data: say exactly what is wrong.
         raise AssertionError(f"csv2pg produced an invalid {kind} artifact {path}: {problems[:5]}")
     atomic_write_text(path, canonical_json(document))
+    _validated.add(kind, path)
 
 
 def read_artifact(kind: str, path: Path) -> dict[str, Any]:
@@ -83,10 +124,13 @@ def read_artifact(kind: str, path: Path) -> dict[str, Any]:
         raise ArtifactError(
             f"{kind} artifact has schema_version {version!r}; this csv2pg reads {SCHEMA_VERSION}",
             path=path, hint="run `csv2pg clean` and build again")
+    if _validated.known(kind, path):
+        return document
     problems = validation_errors(kind, document)
     if problems:
         raise ArtifactError(f"{kind} artifact does not match its schema: {'; '.join(problems[:3])}",
                             path=path, hint="delete it and run `csv2pg build` again")
+    _validated.add(kind, path)
     return document
 
 
