@@ -58,6 +58,7 @@ from csv2pg.colstats import (
 from csv2pg.dialect import Dialect, detect_dialect, open_records, read_header
 from csv2pg.errors import DataError
 from csv2pg.identifiers import unique_identifiers
+from csv2pg.records import reader_options
 from csv2pg.settings import TableSettings
 
 MAX_COLUMNS = 1600  # PostgreSQL's limit on columns in a table
@@ -104,14 +105,6 @@ class Sample(NamedTuple):
     complete: bool                      # the head is every record of the file
 
 
-def _reader_options(dialect: Dialect) -> dict[str, Any]:
-    if dialect.quotechar is None:
-        return {"delimiter": dialect.delimiter, "quoting": csv.QUOTE_NONE,
-                "escapechar": dialect.escapechar}
-    return {"delimiter": dialect.delimiter, "quotechar": dialect.quotechar, "doublequote": True,
-            "escapechar": dialect.escapechar, "strict": False}
-
-
 def take_sample(path: Path, dialect: Dialect, n_columns: int) -> Sample:
     """The first HEAD_ROWS records, and for a long plain file a stratified sample of the rest.
 
@@ -141,7 +134,7 @@ def _strata(path: Path, dialect: Dialect, n_columns: int) -> list[list[str]]:
     size = path.stat().st_size
     count = min(STRATA, max(1, size // (1 << 12)))  # small files: a stratum per 4 KiB
     found: list[list[str]] = []
-    options = _reader_options(dialect)
+    options = reader_options(dialect.quotechar, dialect.escapechar, dialect.delimiter)
     with open(path, "rb") as handle:
         for k in range(1, count + 1):
             offset = size * k // (count + 1)
