@@ -9,26 +9,33 @@ from __future__ import annotations
 import difflib
 import re
 import shutil
+import subprocess
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
 
-from csv2pg import graph, pgtypes
+from csv2pg import formats, graph, pgtypes
 from csv2pg.artifacts import try_read_artifact, write_artifact
-from csv2pg.db import embedded_stop
+from csv2pg.contract import LockedError, check_locked
+from csv2pg.db import check_rights, drop_owned, embedded_stop
 from csv2pg.dialect import detect_dialect, open_records, read_header
+from csv2pg.engines.pgloader import pgloader_available, pgloader_executable
 from csv2pg.errors import Csv2pgError, DataError, UsageError
 from csv2pg.hashing import HashCache, files_hash, hash_value
 from csv2pg.identifiers import unique_identifiers
+from csv2pg.llm.advisor import Advisor
+from csv2pg.llm.cache import user_cache_dir
 from csv2pg.manifest import load_project, single_file_project
-from csv2pg.report import EventSink, TaskEvent, reporter_class
+from csv2pg.report import EventSink, ImportBars, TaskEvent, reporter_class
 from csv2pg.settings import Project, TableSettings
-from csv2pg.stages.infer import build_chunk_types, chunk_plan
+from csv2pg.stages.infer import build_advised_chunk_types, build_chunk_types, chunk_plan
 from csv2pg.stages.sample import build_sample
 from csv2pg.stages.schema import build_table_schema
+from csv2pg.state import TableRecord
 
 
 @dataclass
@@ -38,6 +45,7 @@ class TableOutcome:
     rows: int | None = None
     rejects: int | None = None
     error: str | None = None
+    notice: str | None = None      # what the import did differently from what was asked
 
 
 @dataclass
@@ -112,18 +120,85 @@ def plan(project: Project, names: list[str] | None = None) -> list[dict[str, str
 
 
 def build(project: Project, names: list[str] | None = None, *, jobs: int = 1,
-          console: Console | None = None, resume: bool = False) -> BuildResult:
-    """Bring the database in line with the CSVs: run every step that is not up to date."""
+          console: Console | None = None, resume: bool = False, force: bool = False,
+          locked: bool = False) -> BuildResult:
+    """Bring the database in line with the CSVs: run every step that is not up to date.
+
+    ``force`` replaces tables csv2pg did not create. ``locked`` (CI) uses the committed
+    schemas as they are: the CSVs are profiled, and when one no longer fits its schema's
+    contract the build fails (``contract.LockedError``) before the database is touched.
+    """
     tables = _select(project, names)
     unfinished = plan(project, names) if resume else []
     with graph.ProjectLock(project.build_dir):
-        ctx = graph.BuildContext.for_project(project)
+        ctx = graph.BuildContext.for_project(project, force=force, locked=locked)
+        bars = ImportBars(console) if console is not None else None
+        ctx.progress = bars.table if bars is not None else None
+        if locked:
+            _check_locked(ctx, tables, jobs)
+        preflight(ctx, tables)
         steps = graph.all_steps(ctx, tables)
         sink = EventSink()
         code = graph.run_graph(ctx, steps, [f"import:{t.name}" for t in tables],
-                               reporter_class(sink, console), jobs)
+                               reporter_class(sink, console, bars), jobs)
     return _summarise(project, tables, sink, ctx.errors, interrupted=code == 130,
                       unfinished=unfinished)
+
+
+PGLOADER_MIN_VERSION = (3, 6)
+
+
+def preflight(ctx: graph.BuildContext, tables: list[TableSettings]) -> None:
+    """Before any step runs: the database answers and the role has the rights a build needs;
+    the pgloader the tables would use is recent enough. Raises DatabaseError / DataError."""
+    check_rights(ctx.database, sorted({t.db_schema for t in tables}),
+                 [(t.db_schema, t.table) for t in tables])
+    if any(t.engine == "pgloader" for t in tables) and pgloader_available():
+        check_pgloader_version()
+
+
+def check_pgloader_version() -> None:
+    """``pgloader --version`` must say 3.6 or later (Debian's 3.6.x is what csv2pg targets)."""
+    try:
+        done = subprocess.run([pgloader_executable(), "--version"], capture_output=True, text=True,
+                              stdin=subprocess.DEVNULL, timeout=30, check=False)
+        text = done.stdout + done.stderr
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise DataError(f"pgloader does not answer `pgloader --version`: {exc}",
+                        hint="reinstall pgloader (apt-get install pgloader), or use engine = "
+                             "\"copy\" in [defaults]") from None
+    found = re.search(r"pgloader version \"?(\d+)\.(\d+)", text)
+    if found is None or (int(found.group(1)), int(found.group(2))) < PGLOADER_MIN_VERSION:
+        said = " ".join(text.split())[:80] or f"exit status {done.returncode}"
+        raise DataError(f"csv2pg needs pgloader 3.6 or later; `pgloader --version` says: {said}",
+                        hint="install pgloader 3.6+ (apt-get install pgloader on Debian 11+/Ubuntu "
+                             "22.04+), or use engine = \"copy\" in [defaults]")
+
+
+def _check_locked(ctx: graph.BuildContext, tables: list[TableSettings], jobs: int) -> None:
+    """--locked: profile every table (sample steps only), then refuse, before the database is
+    touched, when a CSV no longer fits its committed schema, listing every change."""
+    steps = graph.all_steps(ctx, tables)
+    code = graph.run_graph(ctx, steps, [f"sample:{t.name}" for t in tables],
+                           reporter_class(EventSink(), None), jobs)
+    if code == 130:
+        raise KeyboardInterrupt
+    problems: list[str] = []
+    for table in tables:
+        error = ctx.errors.pop(f"sample:{table.name}", None)
+        sample = try_read_artifact("sample", graph.sample_path(ctx.project, table.name))
+        if error is not None or sample is None:
+            problems.append(f"{table.name}: {error.message if error else 'the CSV could not be profiled'}")
+            continue
+        schema = try_read_artifact("table", graph.schema_path(ctx.project, table.name))
+        problems += [f"{table.name}.{change}" if not change.startswith(("no committed", "the ", "["))
+                     else f"{table.name}: {change}" for change in check_locked(table, schema, sample)]
+    if problems:
+        raise LockedError(
+            "the data no longer fits the committed schemas (--locked); nothing was loaded:\n  "
+            + "\n  ".join(problems),
+            hint="run `csv2pg build` without --locked, review the new schemas (git diff schemas/) "
+                 "and commit them; or fix the data")
 
 
 def _summarise(project: Project, tables: list[TableSettings], sink: EventSink,
@@ -150,27 +225,46 @@ def _summarise(project: Project, tables: list[TableSettings], sink: EventSink,
             continue
         failure_path.unlink(missing_ok=True)
         stamp = try_read_artifact("import", graph.stamp_path(project, table.name))
-        ran = any(e.status == "ran" for e in events)
+        ran = any(e.status == "ran" and e.name.startswith("import:") for e in events)
         outcomes.append(TableOutcome(table.name, "built" if ran else "up-to-date",
                                      rows=stamp["rows"] if stamp else None,
-                                     rejects=stamp["rejects"] if stamp else None))
+                                     rejects=stamp["rejects"] if stamp else None,
+                                     notice=stamp.get("notice") if stamp and ran else None))
     return BuildResult(sink.events, outcomes, list(errors.values()), interrupted, unfinished)
 
 
 def status(project: Project) -> list[dict[str, Any]]:
-    """Per table: state, rows, rejects, the CSV and the last import. Starts no server."""
+    """Per table: state, rows, rejects, the CSV, the last import and, unless up to date, why.
+
+    The database's record (``csv2pg.tables``) answers when it can be asked without starting
+    the embedded server; the build directory's stamps otherwise. Tables csv2pg loaded that
+    the manifest no longer lists come last, in state ``removed`` (``csv2pg prune`` drops them).
+    Starts no server.
+    """
     steps_by_table: dict[str, list[dict[str, str]]] = {}
     for item in plan(project):
         steps_by_table.setdefault(item["name"].split(":")[1], []).append(item)
+    ctx = graph.BuildContext.for_project(project, start_database=False)
+    records = _records_or_none(ctx)
     rows = []
     for table in project.tables:
         stamp = try_read_artifact("import", graph.stamp_path(project, table.name))
         failure = try_read_artifact("failure", _failure_path(project, table.name))
+        record = (records or {}).get((table.db_schema, table.table))
+        gone = record is not None and not record.present   # dropped or replaced by hand
+        if gone:
+            record = None
         pending = steps_by_table.get(table.name, [])
+        loaded = record is not None or gone or (records is None and stamp is not None)
         if failure is not None:
             state = "failed"
-        elif stamp is None:
+        elif not loaded:
             state = "never-built"
+        elif record is not None and _holds_current(ctx, table, record):
+            state, pending = "up-to-date", []
+        elif record is not None:
+            state = "stale"
+            pending = [{"name": f"import:{table.name}", "reason": _record_why(ctx, table, record)}]
         elif pending:
             state = "stale"
         else:
@@ -178,14 +272,74 @@ def status(project: Project) -> list[dict[str, Any]]:
         rows.append({
             "table": table.name,
             "state": state,
-            "rows": stamp["rows"] if stamp else None,
-            "rejects": stamp["rejects"] if stamp else None,
+            "rows": record.rows if record else stamp["rows"] if stamp and loaded else None,
+            "rejects": record.rejects if record else stamp["rejects"] if stamp and loaded else None,
             "csv": table.source_text,
-            "last_import": stamp["started_at"] if stamp else None,
+            "last_import": (_iso(record.started_at) if record else
+                            stamp["started_at"] if stamp and loaded else None),
             "why": (failure["message"].splitlines()[0] if failure
-                    else pending[0]["reason"] if pending else None),
+                    else pending[0]["reason"] if pending and state != "never-built" else None),
         })
+    for record in _removed(project, records):
+        rows.append({"table": record.qualified, "state": "removed", "rows": record.rows,
+                     "rejects": record.rejects, "csv": None, "last_import": _iso(record.started_at),
+                     "why": "not in csv2pg.toml any more; `csv2pg prune` drops it"})
     return rows
+
+
+def _records_or_none(ctx: graph.BuildContext) -> dict[tuple[str, str], TableRecord] | None:
+    try:
+        return ctx.records()
+    except Csv2pgError:
+        return None   # an unreachable database: the stamps answer
+
+
+def _holds_current(ctx: graph.BuildContext, table: TableSettings, record: TableRecord) -> bool:
+    """The database holds this CSV under the committed schema (build dir or not)."""
+    try:
+        return (record.csv_hash == ctx.csv_hash(table)
+                and record.schema_hash == graph.schema_hash(ctx, table))
+    except Csv2pgError:
+        return False
+
+
+def _record_why(ctx: graph.BuildContext, table: TableSettings, record: TableRecord) -> str:
+    """Which input differs from what the database holds."""
+    try:
+        if record.csv_hash != ctx.csv_hash(table):
+            return f"the CSV changed ({table.source_text})"
+    except Csv2pgError as error:
+        return error.message
+    return f"the schema changed ({table.name}.schema.json)"
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def _removed(project: Project, records: dict[tuple[str, str], TableRecord] | None) -> list[TableRecord]:
+    """Tables this project (``project.name``) loaded in its schema that the manifest no longer lists."""
+    if not records:
+        return []
+    listed = {(t.db_schema, t.table) for t in project.tables}
+    schemas = {t.db_schema for t in project.tables} | {project.db_schema}
+    return [r for key, r in sorted(records.items())
+            if key not in listed and r.db_schema in schemas and r.present and r.project == project.name]
+
+
+def prune(project: Project, *, dry_run: bool = False) -> list[dict[str, Any]]:
+    """Drop the tables csv2pg loaded that the manifest no longer lists (in the project's
+    schemas, and only tables csv2pg created); with ``dry_run`` only list them. Asks nothing."""
+    ctx = graph.BuildContext.for_project(project)
+    records = ctx.records() or {}
+    result = []
+    for record in _removed(project, records):
+        entry = {"table": record.qualified, "rows": record.rows, "dropped": False}
+        if not dry_run:
+            drop_owned(ctx.database, record.db_schema, record.table)
+            entry["dropped"] = True
+        result.append(entry)
+    return result
 
 
 def analyze(csv_path: Path, *, flags: Mapping[str, Any] | None = None,
@@ -202,20 +356,32 @@ def analyze(csv_path: Path, *, flags: Mapping[str, Any] | None = None,
         sample = build_sample(table, csv_hash, hash_value(table.sample_options()))
     except DataError as error:
         return _refusal(table, error)
-    chunks = [build_chunk_types(table, sample, c)
-              for c in range(len(chunk_plan(table, [p["column"] for p in sample["columns"]])))]
+    chunk_count = len(chunk_plan(table, [p["column"] for p in sample["columns"]]))
+    advice: list[dict[str, Any]] = []
+    if table.inference == "llm":
+        # No project: answers are cached in the user's cache directory.
+        advisor = Advisor(user_cache_dir())
+        advised = [build_advised_chunk_types(table, sample, c, advisor, csv_hash) for c in range(chunk_count)]
+        chunks = [chunk_columns for chunk_columns, _ in advised]
+        advice = [record for _, record in advised]
+    else:
+        chunks = [build_chunk_types(table, sample, c) for c in range(chunk_count)]
     columns = [c for chunk in chunks for c in chunk]
     if not sample["problems"]:
         columns = build_table_schema(table, sample, chunks)["columns"]
     dialect = sample["dialect"]
-    return {
+    result = {
         "dialect": {k: dialect[k] for k in ("encoding", "delimiter", "quotechar", "escapechar", "has_header")},
         "rows": sample["rows"],
         "columns": [{"name": c["header"], "column": c["column"], "type": c["type"],
                      "nullable": c["nullable"], "confidence": c["confidence"], "reason": c["reason"],
-                     "source": c["source"]} for c in columns],
+                     "source": c["source"], **({"comment": c["comment"]} if "comment" in c else {})}
+                    for c in columns],
         "problems": sample["problems"],
     }
+    if advice:
+        result["llm"] = advice  # per chunk: each column's heuristic choice, suggestion, winner and why
+    return result
 
 
 _PROBLEM_KINDS = (("is empty", "empty_file"), ("PostgreSQL allows at most", "too_many_columns"),
@@ -278,7 +444,8 @@ def import_file(csv_path: Path, *, flags: Mapping[str, Any], table: str | None,
     build_dir = Path(flags.get("build_dir") or cwd / ".csv2pg").resolve()
     project = Project(root=cwd, manifest_path=None, database=project.database,
                       db_schema=project.db_schema, build_dir=build_dir,
-                      schemas_dir=build_dir / "schemas", tables=project.tables, llm=project.llm)
+                      schemas_dir=build_dir / "schemas", tables=project.tables, llm=project.llm,
+                      name=cwd.name)
     return build(project, console=console)
 
 
@@ -328,7 +495,18 @@ def explain(project: Project, table_name: str, column: str) -> dict[str, Any]:
                    "verdict": "eliminated" if c["failures"] else "possible"}
                   for name, c in sorted(profile["candidates"].items(),
                                         key=lambda item: order.get(item[0], len(order)))]
-    stats = {k: v for k, v in profile.items() if k not in ("candidates", "values", "index", "name", "column")}
+    # Value formats (thousands separators, decimal commas, non-ISO dates) proven like types.
+    candidates += [{"type": formats.key(e["format"]), "failures": e["failures"],
+                    "examples": e["examples"], "verdict": "eliminated" if e["failures"] else "possible"}
+                   for e in profile.get("formats", ())]
+    stats = {k: v for k, v in profile.items()
+             if k not in ("candidates", "values", "index", "name", "column", "formats")}
+    advice = None  # inference = "llm": the model's suggestion for this column and its fate
+    for path in sorted(project.table_build_dir(table.name).glob("chunk_*.types.json")):
+        chunk_doc = try_read_artifact("types", path)
+        for record in (chunk_doc or {}).get("llm", {}).get("columns", []):
+            if record["column"] == profile["column"]:
+                advice = record
     return {"table": table.name, "header": profile["name"], "column": profile["column"],
             "rows": sample["rows"], "decision": decision, "profile": stats,
-            "values": profile["values"], "candidates": candidates}
+            "values": profile["values"], "candidates": candidates, "llm": advice}

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -22,7 +23,7 @@ from rich.text import Text
 
 from csv2pg import api
 from csv2pg.errors import EXIT_CONFIG, Csv2pgError, UsageError
-from csv2pg.manifest import SETTINGS
+from csv2pg.manifest import SETTINGS, parse_bool
 
 DESCRIPTION = """\
 Turn a repository of CSV files into well-typed PostgreSQL tables.
@@ -58,8 +59,11 @@ def _add_settings(parser: argparse.ArgumentParser, sections: Sequence[str]) -> N
         names = [setting.flag]
         if setting.key == "database":
             names.append("--db-url")
-        group.add_argument(*names, dest=setting.dest, type=setting.kind, default=None,
-                           metavar=setting.key.upper(), help=f"{setting.help} [{setting.env}]")
+        group.add_argument(*names, dest=setting.dest, type=parse_bool if setting.kind is bool else setting.kind,
+                           default=None, metavar=setting.key.upper(), help=f"{setting.help} [{setting.env}]")
+    if "llm" in sections:
+        group.add_argument("--no-cache", dest="no_cache", action="store_true", default=None,
+                           help="ask the LLM again instead of reusing cached answers")
 
 
 def _add_format(parser: argparse.ArgumentParser) -> None:
@@ -101,6 +105,12 @@ def build_parser() -> argparse.ArgumentParser:
         p = command(name, summary, extra)
         p.add_argument("tables", nargs="*", metavar="TABLE", help="manifest table names (default: all)")
         p.add_argument("-j", "--jobs", type=int, default=1, help="steps to run at once (default 1)")
+        p.add_argument("--force", action="store_true",
+                       help="replace tables csv2pg did not create (their rows are lost; grants, "
+                            "comments and plain views are kept)")
+        p.add_argument("--locked", action="store_true",
+                       help="for CI: use the committed schemas as they are; fail (exit 1) before "
+                            "touching the database when a CSV no longer fits its schema")
         _add_format(p)
         _add_settings(p, ("project", "defaults", "llm"))
 
@@ -115,6 +125,14 @@ def build_parser() -> argparse.ArgumentParser:
                 "States: up-to-date, stale (an input changed; `why` says which), failed, never-built.")
     _add_format(p)
     _add_settings(p, ("project", "defaults", "llm"))
+
+    p = command("prune", "drop the tables csv2pg loaded that csv2pg.toml no longer lists",
+                "Only tables csv2pg created (its record in the schema csv2pg marks them), in the\n"
+                "project's schema. Lists what it drops and asks nothing; `csv2pg status` shows them\n"
+                "first as `removed`.\n\n  csv2pg prune --dry-run\n  csv2pg prune")
+    p.add_argument("--dry-run", action="store_true", help="list the tables, drop nothing")
+    _add_format(p)
+    _add_settings(p, ("project",))
 
     p = command("analyze", "detect the dialect and infer the types of one CSV (no manifest needed)",
                 "Reads the whole file, writes nothing.\n\n  csv2pg analyze data/orders.csv --format json")
@@ -168,7 +186,10 @@ def _version() -> str:
 
 
 def _flags(args: argparse.Namespace) -> dict[str, Any]:
-    return {s.dest: getattr(args, s.dest, None) for s in SETTINGS if getattr(args, s.dest, None) is not None}
+    flags = {s.dest: getattr(args, s.dest, None) for s in SETTINGS if getattr(args, s.dest, None) is not None}
+    if getattr(args, "no_cache", None):
+        flags["no_cache"] = True
+    return flags
 
 
 def _print_json(value: Any) -> None:
@@ -178,6 +199,7 @@ def _print_json(value: Any) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    _log_to_stderr(args.verbose)
     try:
         if args.directory is not None:
             if not args.directory.is_dir():
@@ -190,6 +212,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         _stderr().print("interrupted")
         return 130
+
+
+class _StderrHandler(logging.Handler):
+    """The library's log records (``csv2pg.*``): warnings always, the rest with -v."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        prefix = "warning: " if record.levelno >= logging.WARNING else ""
+        sys.stderr.write(prefix + record.getMessage() + "\n")
+
+
+def _log_to_stderr(verbosity: int) -> None:
+    logger = logging.getLogger("csv2pg")
+    for handler in [h for h in logger.handlers if isinstance(h, _StderrHandler)]:
+        logger.removeHandler(handler)
+    logger.addHandler(_StderrHandler())
+    logger.setLevel(logging.INFO if verbosity else logging.WARNING)
 
 
 def _dispatch(args: argparse.Namespace) -> int:
@@ -235,6 +273,8 @@ def _render_build(args: argparse.Namespace, result: api.BuildResult) -> int:
             err.print(Text.assemble((f"✗ {outcome.table}", "red"), f": {outcome.error}"))
         elif outcome.status == "built":
             err.print(f"[green]✓ {outcome.table}[/]: {outcome.rows} rows loaded, {outcome.rejects} rejected")
+            if outcome.notice:
+                err.print(Text(f"  note: {outcome.notice}", "yellow"))
         else:
             err.print(f"· {outcome.table}: up to date ({outcome.rows} rows)")
     ran = sum(1 for e in result.tasks if e.status == "ran")
@@ -246,7 +286,8 @@ def _render_build(args: argparse.Namespace, result: api.BuildResult) -> int:
 def cmd_build(args: argparse.Namespace, resume: bool = False) -> int:
     project = _project(args)
     console = _stderr() if args.format == "text" and sys.stderr.isatty() else None
-    result = api.build(project, args.tables, jobs=args.jobs, console=console, resume=resume)
+    result = api.build(project, args.tables, jobs=args.jobs, console=console, resume=resume,
+                       force=args.force, locked=args.locked)
     return _render_build(args, result)
 
 
@@ -270,18 +311,34 @@ def cmd_plan(args: argparse.Namespace) -> int:
 def cmd_status(args: argparse.Namespace) -> int:
     rows = api.status(_project(args))
     if args.format == "json":
-        _print_json([{k: r[k] for k in ("table", "state", "rows", "rejects", "csv", "last_import")} for r in rows])
+        keys = ("table", "state", "rows", "rejects", "csv", "last_import")
+        _print_json([{**{k: r[k] for k in keys}, **({"why": r["why"]} if r["why"] else {})} for r in rows])
         return 0
     show_why = any(r["why"] for r in rows)
     table = Table("table", "state", "rows", "rejects", "csv", "last import", *(["why"] if show_why else []))
-    colours = {"up-to-date": "green", "stale": "yellow", "failed": "red", "never-built": "dim"}
+    colours = {"up-to-date": "green", "stale": "yellow", "failed": "red", "never-built": "dim",
+               "removed": "magenta"}
     for r in rows:
         last = (r["last_import"] or "").replace("T", " ")[:16]
         cells = [r["table"], Text(r["state"], colours[r["state"]]),
                  "" if r["rows"] is None else f"{r['rows']:,}",
-                 "" if r["rejects"] is None else str(r["rejects"]), Text(r["csv"]), last]
+                 "" if r["rejects"] is None else str(r["rejects"]), Text(r["csv"] or ""), last]
         table.add_row(*cells, *([Text(r["why"] or "")] if show_why else []))
     _stdout().print(table)
+    return 0
+
+
+def cmd_prune(args: argparse.Namespace) -> int:
+    dropped = api.prune(_project(args), dry_run=args.dry_run)
+    if args.format == "json":
+        _print_json({"dry_run": args.dry_run, "tables": dropped})
+        return 0
+    err = _stderr()
+    verb = "would drop" if args.dry_run else "dropped"
+    for item in dropped:
+        err.print(f"{verb} {item['table']} ({item['rows']:,} rows)", markup=False)
+    if not dropped:
+        err.print("nothing to prune: every table csv2pg loaded is in csv2pg.toml")
     return 0
 
 
@@ -323,6 +380,14 @@ def cmd_explain(args: argparse.Namespace) -> int:
         out.print(f"rule: {d['reason']}", markup=False)
         if d["null_tokens"]:
             out.print(f"null tokens: {', '.join(d['null_tokens'])}", markup=False)
+        if d.get("comment"):
+            out.print(f"comment: {d['comment']}", markup=False)
+    advice = result.get("llm")
+    if advice:
+        suggestion = advice["suggestion"]
+        suggested = (f"suggested {suggestion['type']} (confidence {suggestion['confidence']:.2f})"
+                     if suggestion else "no suggestion")
+        out.print(f"llm: {suggested}; {advice['winner']} won: {advice['why']}", markup=False)
     stats = Table("statistic", "value")
     for key, value in result["profile"].items():
         stats.add_row(key, Text(json.dumps(value, ensure_ascii=False)))

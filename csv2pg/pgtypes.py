@@ -377,3 +377,75 @@ def decimal_shape(value: str) -> tuple[int, int] | None:
     _, digits, exponent = Decimal(text).as_tuple()
     assert isinstance(exponent, int)  # finite by the pattern above
     return (max(len(digits) + exponent, 0), max(-exponent, 0))
+
+
+# --- types an override may force that inference never proposes ------------------------------
+# Proven by a pass over the column (``stages.schema``); each accepts a subset of what
+# PostgreSQL's input function accepts (macaddr: its six spellings; bytea: hex ``\x..`` or the
+# escape format; interval: ISO 8601 ``P...`` or ``N unit`` words with an optional clock and
+# ``ago``; money: ``lc_monetary`` C or en_US spelling, ``$`` and ``,`` groups, at most two
+# decimals, within money's range; real: a double within real's range).
+
+_HEX2 = "[0-9a-fA-F]{2}"
+_HEX4 = "[0-9a-fA-F]{4}"
+_MACADDR = re.compile(
+    "|".join([f"{_HEX2}(?::{_HEX2}){{5}}", f"{_HEX2}(?:-{_HEX2}){{5}}", "[0-9a-fA-F]{6}:[0-9a-fA-F]{6}",
+              "[0-9a-fA-F]{6}-[0-9a-fA-F]{6}", f"{_HEX4}\\.{_HEX4}\\.{_HEX4}", f"{_HEX4}-{_HEX4}-{_HEX4}",
+              "[0-9a-fA-F]{12}"]))
+_BYTEA_HEX = re.compile(r"\\x(?:[0-9a-fA-F]{2})*")
+_BYTEA_ESCAPE = re.compile(r"(?:[^\\]|\\\\|\\[0-3][0-7]{2})*", re.DOTALL)
+_UNITS = ("microseconds?|milliseconds?|seconds?|secs?|minutes?|mins?|hours?|days?|weeks?|"
+          "months?|mons?|years?|decades?|century|centuries|millennium|millennia")
+_AMOUNT = r"[+-]?[0-9]+(?:\.[0-9]+)?"
+_CLOCK_SPAN = r"[+-]?[0-9]+:[0-5][0-9](?::[0-5][0-9](?:\.[0-9]{1,6})?)?"
+_INTERVAL = re.compile(
+    rf"(?:(?:{_AMOUNT} ?(?:{_UNITS}))(?: +{_AMOUNT} ?(?:{_UNITS}))*(?: +{_CLOCK_SPAN})?|{_CLOCK_SPAN})"
+    r"(?: +ago)?", re.IGNORECASE)
+_ISO_INTERVAL = re.compile(
+    r"P(?=[0-9T])(?:[0-9]+Y)?(?:[0-9]+M)?(?:[0-9]+W)?(?:[0-9]+D)?"
+    r"(?:T(?=[0-9])(?:[0-9]+H)?(?:[0-9]+M)?(?:[0-9]+(?:\.[0-9]+)?S)?)?")
+_MONEY = re.compile(r"(\()?([+-])?\$?([+-])?((?:[0-9]{1,3}(?:,[0-9]{3})+|[0-9]+)(?:\.[0-9]{1,2})?)\)?")
+_MONEY_MAX = Decimal("92233720368547758.07")
+_REAL_MAX = 3.4028234663852886e38
+_REAL_MIN = 1.401298464324817e-45
+
+
+def parse_macaddr(value: str) -> bool:
+    return bool(_MACADDR.fullmatch(_trim(value)))
+
+
+def parse_bytea(value: str) -> bool:
+    if value.startswith("\\x"):
+        return bool(_BYTEA_HEX.fullmatch(value))
+    return bool(_BYTEA_ESCAPE.fullmatch(value))
+
+
+def parse_interval(value: str) -> bool:
+    text = _trim(value)
+    return bool(text) and bool(_INTERVAL.fullmatch(text) or _ISO_INTERVAL.fullmatch(text))
+
+
+def parse_money(value: str) -> bool:
+    match = _MONEY.fullmatch(_trim(value))
+    if not match:
+        return False
+    paren, sign, inner_sign, number = match.groups()
+    if (paren is not None) != _trim(value).endswith(")") or (sign and inner_sign):
+        return False
+    return Decimal(number.replace(",", "")) <= _MONEY_MAX
+
+
+def parse_real(value: str) -> bool:
+    if not parse_double(value):
+        return False
+    text = _trim(value).lower()
+    if text in _INFINITY_WORDS or text == "nan":
+        return True
+    number = abs(float(text))
+    return number <= _REAL_MAX and (number == 0.0 or number >= _REAL_MIN)
+
+
+OVERRIDE_PARSERS: Mapping[str, Callable[[str], bool]] = {
+    "macaddr": parse_macaddr, "bytea": parse_bytea, "interval": parse_interval,
+    "money": parse_money, "real": parse_real,
+}

@@ -8,11 +8,20 @@ reporter class is made by ``reporter_class(sink, progress)``.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    TextColumn,
+    TimeElapsedColumn,
+)
+from rich.text import Text
 
 
 @dataclass
@@ -40,8 +49,43 @@ def _is_step(task: Any) -> bool:
     return ":" in task.name and not task.name.startswith("_")
 
 
-def reporter_class(sink: EventSink, console: Console | None) -> type:
-    """A doit reporter class bound to ``sink``; ``console`` (stderr) shows a progress bar."""
+class _Amount(ProgressColumn):
+    """Steps done/total, or MB for an import bar (a task with the field ``bytes``)."""
+
+    def render(self, task: Any) -> Text:
+        total = task.total or 0
+        if task.fields.get("bytes"):
+            return Text(f"{task.completed / 1e6:,.1f}/{total / 1e6:,.1f} MB", style="progress.download")
+        return Text(f"{int(task.completed)}/{int(total)}", style="progress.download")
+
+
+class ImportBars:
+    """One progress bar per importing table (bytes of its CSV loaded so far), shown under the
+    build's step bar. Thread-safe: engines report from worker threads."""
+
+    def __init__(self, console: Console) -> None:
+        self.progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(), _Amount(),
+                                 TimeElapsedColumn(), console=console, transient=True)
+        self._lock = threading.Lock()
+
+    def table(self, name: str, total_bytes: int) -> tuple[Callable[[int], None], Callable[[], None]]:
+        """(on_progress(bytes so far), done()) for importing table ``name``."""
+        with self._lock:
+            bar = self.progress.add_task(f"import {name}", total=max(total_bytes, 1), bytes=True)
+
+        def update(done_bytes: int) -> None:
+            with self._lock:
+                self.progress.update(bar, completed=min(done_bytes, total_bytes))
+
+        def finish() -> None:
+            with self._lock:
+                self.progress.remove_task(bar)
+        return update, finish
+
+
+def reporter_class(sink: EventSink, console: Console | None, bars: ImportBars | None = None) -> type:
+    """A doit reporter class bound to ``sink``; ``console`` (stderr) shows a progress bar, and
+    ``bars`` (sharing its Progress) the per-table import bars."""
 
     class Reporter:
         desc = "csv2pg"
@@ -53,9 +97,9 @@ def reporter_class(sink: EventSink, console: Console | None) -> type:
         def initialize(self, tasks: dict[str, Any], selected_tasks: list[str]) -> None:
             if console is None:
                 return
-            self.progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(),
-                                     MofNCompleteColumn(), TimeElapsedColumn(), console=console,
-                                     transient=True)
+            self.progress = bars.progress if bars is not None else Progress(
+                TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                TimeElapsedColumn(), console=console, transient=True)
             total = sum(1 for t in tasks.values() if _is_step(t))
             self.bar = self.progress.add_task("building", total=total)
             self.progress.start()

@@ -37,17 +37,42 @@ class DialectOverrides:
                 "skip_lines": self.skip_lines, "footer_lines": self.footer_lines}
 
 
+LLM_PROVIDERS = ("gemini", "openai")
+# Bumped whenever the request csv2pg sends changes shape, so cached answers are not reused.
+LLM_PROMPT_VERSION = 1
+
+
 @dataclass(frozen=True)
 class LlmSettings:
+    """``[llm]``: which model advises inference and how it is asked. Holds no secret: the
+    API key is read from ``api_key_env`` (or GEMINI_API_KEY, then GOOGLE_API_KEY) at the
+    moment a request is made."""
+
     provider: str = "gemini"
     model: str = "gemini-3.5-flash"
     api_key_env: str | None = None
     base_url: str | None = None
-    timeout: float = 60.0
+    timeout: float = 60.0              # seconds per request
+    budget: float = 600.0              # seconds for all requests of one table, retries included
+    retries: int = 4                   # further attempts after a 429, 5xx or timeout
+    concurrency: int = 4               # requests in flight at once
+    requests_per_minute: int = 60
+    send_values: bool = True           # False: names and type-level statistics only
+    redact: bool = False               # mask values that look like emails, phones, long digit runs
+    required: bool = False             # True: a failing provider fails the build instead of degrading
+    cache: bool = True                 # False (--no-cache): ask again, overwrite the cached answer
 
     def as_dict(self) -> dict[str, Any]:
         return {"provider": self.provider, "model": self.model, "api_key_env": self.api_key_env,
-                "base_url": self.base_url, "timeout": self.timeout}
+                "base_url": self.base_url, "timeout": self.timeout, "budget": self.budget,
+                "retries": self.retries, "concurrency": self.concurrency,
+                "requests_per_minute": self.requests_per_minute, "send_values": self.send_values,
+                "redact": self.redact, "required": self.required, "cache": self.cache}
+
+    def request_options(self) -> dict[str, Any]:
+        """The settings that change what is asked (and so the answer): part of infer_options."""
+        return {"provider": self.provider, "model": self.model, "send_values": self.send_values,
+                "redact": self.redact, "prompt": LLM_PROMPT_VERSION}
 
 
 @dataclass(frozen=True)
@@ -68,8 +93,11 @@ class TableSettings:
     inference: str = "heuristic"
     engine: str = "pgloader"
     max_rejects: int = 0
+    mode: str = "replace"          # replace | append | upsert (csv2pg.stages.modes)
     sources: tuple[Path, ...] = ()  # every file the source names (a glob may name many), sorted
     primary_key: tuple[str, ...] | str = ()  # header/column names, or "infer"
+    indexes: tuple[tuple[str, ...], ...] = ()  # each: the columns of one index (header or column names)
+    llm: LlmSettings = LlmSettings()         # the project's [llm], used when inference = "llm"
 
     @property
     def files(self) -> tuple[Path, ...]:
@@ -83,8 +111,11 @@ class TableSettings:
 
     def infer_options(self) -> dict[str, Any]:
         """Everything besides sample.json that a chunk's types depend on."""
-        return {"chunk_size": self.chunk_size, "inference": self.inference,
-                "null_tokens": list(self.null_tokens)}
+        options: dict[str, Any] = {"chunk_size": self.chunk_size, "inference": self.inference,
+                                   "null_tokens": list(self.null_tokens)}
+        if self.inference == "llm":
+            options["llm"] = self.llm.request_options()
+        return options
 
 
 @dataclass(frozen=True)
@@ -97,6 +128,7 @@ class Project:
     schemas_dir: Path
     tables: tuple[TableSettings, ...] = ()
     llm: LlmSettings = field(default_factory=LlmSettings)
+    name: str = ""                 # project.name: whose tables csv2pg.tables rows are (prune)
 
     def table(self, name: str) -> TableSettings:
         for table in self.tables:

@@ -23,11 +23,16 @@ import shutil
 import signal
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+from csv2pg.dialect import Dialect
+from csv2pg.engines.copy import csv_text
 from csv2pg.errors import DataError, ImportFailedError
+from csv2pg.records import open_records
+from csv2pg.transforms import RowTransform
 
 INSTALL_HINT = ("install pgloader: `apt-get install -y pgloader` (Debian, Ubuntu) or "
                 "`brew install pgloader` (macOS); or use the built-in engine (engine = \"copy\")")
@@ -73,6 +78,11 @@ class PgloaderResult:
     def rejected(self) -> int:
         """Rows read but not loaded (pgloader's own ``errors`` column double-counts)."""
         return max(self.read - self.imported, 0)
+
+
+def pgloader_available() -> bool:
+    """Whether a ``pgloader`` is on PATH (the importer falls back to ``copy`` otherwise)."""
+    return shutil.which("pgloader") is not None
 
 
 def pgloader_executable() -> str:
@@ -300,3 +310,90 @@ def _messages(paths: list[Path], limit: int = 5) -> tuple[str, ...]:
             if len(found) >= limit:
                 return tuple(found)
     return tuple(found)
+
+
+# --- rejected rows, traced back to their source lines ------------------------------------
+
+_COPY_ESCAPES = {"b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t", "v": "\v", "\\": "\\"}
+_COPY_ESCAPE = re.compile(r"\\(.)", re.DOTALL)
+_LOG_ERROR = re.compile(r"Database error [0-9A-Z]{5}: (.*)$")
+_LOG_CONTEXT = re.compile(r"CONTEXT: COPY [^,]*, line \d+, column ([^:]+):")
+
+
+def _copy_text_field(value: str) -> str | None:
+    if value == "\\N":
+        return None
+    return _COPY_ESCAPE.sub(lambda m: _COPY_ESCAPES.get(m.group(1), m.group(1)), value)
+
+
+def read_reject_rows(dat: Path) -> list[list[str | None]]:
+    """The rows of a pgloader ``.dat`` reject file (COPY text format, blank line after each)."""
+    rows: list[list[str | None]] = []
+    with open(dat, encoding="utf-8", errors="replace", newline="\n") as handle:
+        for line in handle:
+            line = line.rstrip("\n")
+            if line:
+                rows.append([_copy_text_field(v) for v in line.split("\t")])
+    return rows
+
+
+def read_reject_reasons(log: Path) -> list[str]:
+    """The reason of each rejected row in a pgloader ``.log`` reject file, in order."""
+    reasons: list[str] = []
+    try:
+        lines = log.read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        return reasons
+    for line in lines:
+        error = _LOG_ERROR.search(line)
+        if error:
+            reasons.append(" ".join(error.group(1).split()))
+            continue
+        context = _LOG_CONTEXT.search(line)
+        if context and reasons and "(column " not in reasons[-1]:
+            reasons[-1] += f" (column {context.group(1).strip()})"
+    return reasons
+
+
+def pgloader_rejects(result: PgloaderResult, files: Sequence[Path], dialect: Dialect,
+                     columns: Sequence[dict[str, Any]], transform: RowTransform | None,
+                     add: Callable[[Path | None, int | None, str, str], None]) -> None:
+    """Each row of pgloader's reject files, found again in the source with its line.
+
+    pgloader writes a rejected row after its own transformation and without a line number
+    (tech.md 3.4), so the source records are read again (only when there are rejects) and
+    compared with the rejected rows as pgloader would have sent them: null tokens and
+    empty values as NULL.
+    """
+    wanted: dict[tuple[str | None, ...], list[str]] = {}
+    pending = 0
+    for dat in result.reject_files:
+        reasons = read_reject_reasons(dat.with_suffix(".log"))
+        for number, row in enumerate(read_reject_rows(dat)):
+            reason = reasons[number] if number < len(reasons) else "PostgreSQL refused the row"
+            wanted.setdefault(_key(row), []).append(reason)
+            pending += 1
+    tokens = [frozenset(c.get("null_tokens", [])) | {""} for c in columns]
+    for path in files:
+        if not pending:
+            break
+        for line, fields in open_records(Path(path), dialect):
+            values = fields if transform is None else transform(list(fields))
+            key = tuple(None if v in tokens[i] else v for i, v in enumerate(values)) \
+                if len(values) == len(tokens) else None
+            if key is None or key not in wanted:
+                continue
+            add(Path(path), line, csv_text(fields, dialect), wanted[key].pop(0))
+            if not wanted[key]:
+                del wanted[key]
+            pending -= 1
+            if not pending:
+                break
+    for key, reasons in wanted.items():
+        for reason in reasons:
+            add(None, None, "\t".join("\\N" if v is None else v for v in key),
+                f"{reason}; csv2pg did not find the row in the source as pgloader sent it")
+
+
+def _key(row: list[str | None]) -> tuple[str | None, ...]:
+    return tuple(None if v == "" else v for v in row)

@@ -41,8 +41,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from csv2pg import pgtypes
+from csv2pg import formats, pgtypes
 from csv2pg.chunks import plan_chunks
+from csv2pg.llm.advisor import Advisor
+from csv2pg.llm.base import LlmError
+from csv2pg.llm.judge import apply_advice
 from csv2pg.settings import TableSettings
 
 Profile = Mapping[str, Any]
@@ -198,10 +201,54 @@ rule_inet = _simple(
     "inet", "every non-null value is an IPv4 or IPv6 address, with or without a prefix length")
 rule_jsonb = _simple("jsonb", "every non-null value is a JSON object or array")
 
+
+def rule_number_format(profile: Profile, column: str) -> Verdict | None:
+    """Numbers with thousands separators, decimal commas, currency or percent signs, proven
+    on every value (sample.json ``formats``; ``formats.choose``). The schema step records
+    the transform that rewrites them. Integers by range (identifiers bigint), else numeric
+    (always for money and percentages);
+    confidence 0.95 x support (a rewrite stands between the text and the number). Two
+    proven readings that disagree (``1,234``: a thousand or 1.234) keep the column text, and
+    so do codes (leading zeros, postal/FIPS names: ``036``, ``978,977`` is a list)."""
+    if profile.get("leading_zeros") or is_code_name(column):
+        return None
+    fmt, why = formats.choose(profile.get("formats", ()), "number")
+    if why is not None:
+        return Verdict("text", 0.8, why)
+    if fmt is None:
+        return None
+    entry = next(e for e in profile["formats"] if e["format"]["kind"] == "number" and e["failures"] == 0)
+    low, high = entry.get("integer_min"), entry.get("integer_max")
+    type_name = "numeric"  # money and percentages stay numeric even when all are whole
+    whole = not (fmt["currency"] or fmt["percent"] or "decimal" in entry["uses"])
+    if whole and low is not None and high is not None:
+        fits = [t for t in pgtypes.INTEGER_TYPES
+                if pgtypes.INTEGER_RANGES[t][0] <= int(low) and int(high) <= pgtypes.INTEGER_RANGES[t][1]]
+        if fits:
+            type_name = "bigint" if is_identifier_name(column) else fits[0]
+    return _proven(profile, type_name, f"every non-null value is a number written with "
+                   f"{formats.describe(fmt)}; rewritten as plain numbers → {type_name}", 0.95)
+
+
+def rule_date_format(profile: Profile, column: str) -> Verdict | None:
+    """Non-ISO dates (m/d/Y, d/m/Y, d.m.Y, Y/m/d, d-Mon-Y, with or without a time) proven on
+    every value; day/month order only from the data (a day above 12), never guessed."""
+    fmt, why = formats.choose(profile.get("formats", ()), "date")
+    if why is not None:
+        return Verdict("text", 0.8, why)
+    if fmt is None:
+        return None
+    entry = next(e for e in profile["formats"] if e["format"]["kind"] == "date" and e["failures"] == 0)
+    type_name = "timestamp" if "time" in entry["uses"] else "date"
+    return _proven(profile, type_name, f"every non-null value is a date written "
+                   f"{formats.describe(fmt)}; rewritten as ISO → {type_name}", 0.95)
+
+
 RULES: tuple[Rule, ...] = (
     rule_no_values, rule_leading_zeros, rule_code_name, rule_boolean, rule_boolean_digits,
     rule_identifier, rule_integer, rule_numeric, rule_double, rule_date, rule_timestamp,
     rule_timestamptz, rule_time, rule_uuid, rule_cidr, rule_inet, rule_jsonb,
+    rule_number_format, rule_date_format,
 )
 
 
@@ -226,13 +273,15 @@ def decide(profile: Profile, column: str, rules: tuple[Rule, ...] = RULES) -> Ve
 
 # --- null tokens and the column record ---------------------------------------------------------
 
-def column_types(table: TableSettings, profile: Profile, rows: int) -> dict[str, Any]:
-    """The chunk_N.types.json entry for one profiled column."""
+def column_types(table: TableSettings, profile: Profile, rows: int,
+                 verdict: Verdict | None = None) -> dict[str, Any]:
+    """The chunk_N.types.json entry for one profiled column (``verdict``: a decision made
+    elsewhere, an accepted LLM suggestion; null tokens and nullability follow it)."""
     configured = frozenset(table.null_tokens) - {""}
     defaults = frozenset(table.default_null_tokens) - configured - {""}
     column = str(profile["column"])
     # The profile kept every token apart, so this decides with the default tokens as NULL.
-    verdict = decide(profile, column)
+    verdict = verdict or decide(profile, column)
     applied = configured | defaults
     if verdict.type == "text" and profile["non_null"] > 0:
         # In a text column the default tokens are data ("NA" among country codes); they
@@ -266,3 +315,33 @@ def build_chunk_types(table: TableSettings, sample: dict[str, Any], chunk: int) 
         raise ValueError(f"chunk {chunk} is out of range: {len(profiles)} columns make {len(plan)} chunks")
     rows = int(sample["rows"])
     return [column_types(table, profiles[i], rows) for i in plan[chunk]]
+
+
+# --- the LLM step (inference = "llm") ----------------------------------------------------------
+
+def build_advised_chunk_types(table: TableSettings, sample: dict[str, Any], chunk: int,
+                              advisor: Advisor, memo_key: str) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Chunk ``chunk``'s columns with the LLM's suggestions the data allows, and the record of
+    the advice (chunk_N.types.json's ``llm``). The heuristic decision is made first and stands
+    wherever a suggestion is missing or refuted (``csv2pg.llm.judge``). A failed provider
+    leaves every column heuristic, or raises LlmError when ``llm.required``."""
+    profiles = sample["columns"]
+    plan = chunk_plan(table, [p["column"] for p in profiles])
+    every_chunk = [build_chunk_types(table, sample, c) for c in range(len(plan))]
+    heuristic = every_chunk[chunk]
+    advice = advisor.table_advice(table, plan, profiles, every_chunk, memo_key)[chunk]
+    if advice.outcome != "answered" and table.llm.required:
+        raise LlmError(f"the LLM provider {advice.provider} (model {advice.model}) failed for chunk_{chunk}: "
+                       f"{advice.error}", table=table.name,
+                       hint="fix the cause, or set llm.required = false to fall back to heuristics")
+    rows = int(sample["rows"])
+
+    def retype(profile: Profile, pg_type: str, confidence: float, reason: str) -> dict[str, Any]:
+        # char(n)/varchar(n) follow text's null-token rule ("NA" among country codes is data).
+        text_like = pg_type == "text" or pg_type.startswith(("char(", "varchar("))
+        entry = column_types(table, profile, rows, Verdict("text" if text_like else pg_type, confidence, reason))
+        entry["type"] = pg_type
+        return entry
+
+    return apply_advice([profiles[i] for i in plan[chunk]], heuristic, advice.provider, advice.model,
+                        advice.outcome, advice.error, advice.suggestions, retype)

@@ -27,7 +27,8 @@ pgloader facts this relies on (tech.md 3, re-checked with pgloader 3.6.9):
 - Sources pgloader 3.6 cannot read as they are (compressed, several files, UTF-16, CR-only
   or mixed line ends, comments, preamble/footer lines, blank lines, escapes, quotes inside
   values: ``csv2pg.normalize.needs_normalizing``) are rendered with ``normalized=<reason>``:
-  pgloader then reads the importer's UTF-8 copy (``NORMALIZED_DIALECT``). Without it, CR-only
+  pgloader then reads the importer's UTF-8 copy (``NORMALIZED_DIALECT``). So do columns
+  with a ``transform`` (``csv2pg.transforms`` rewrites their values into that copy). Without it, CR-only
   files are refused: pgloader 3.6 reads lines up to LF. A quote character other
   than ``"`` can only be escaped as ``""`` or ``\\"`` (its escape options are those two
   sequences), so such files load only while no value contains an escaped quote.
@@ -112,8 +113,17 @@ def _columns(table_schema: dict[str, Any], strip_bom: bool) -> list[dict[str, An
         result.append({"column": name, "type": ddl_type, "field": f"c{position}",
                        "nil_tokens": list(dict.fromkeys(nil_tokens)),
                        "not_null": column.get("nullable") is False,
-                       "strip_bom": strip_bom and position == 1})
+                       "strip_bom": strip_bom and position == 1,
+                       "comment": _sql_comment(column.get("comment"))})
     return result
+
+
+def _sql_comment(text: Any) -> str | None:
+    """A column comment (issue 5, from an accepted LLM suggestion) safe inside pgloader's
+    ``$$ ... $$`` and its mustache templating: one line, no ``$`` or braces."""
+    if not isinstance(text, str):
+        return None
+    return " ".join(_COMMENT_UNSAFE.sub(" ", text).replace("$", " ").split()) or None
 
 
 @cache
@@ -139,6 +149,12 @@ def build_load(table_schema: dict[str, Any], dialect: dict[str, Any], rows: int,
     UTF-8 copy the importer writes (``NORMALIZED_DIALECT``) instead of the source, and the
     .load file says so in a ``NORMALIZED_MARKER`` line the importer looks for.
     """
+    transformed = [str(c.get("column")) for c in table_schema.get("columns") or ()
+                   if isinstance(c, dict) and c.get("transform")]
+    if normalized is None and transformed:
+        # pgloader's own transforms cannot be trusted with dates (tech.md 3.2): csv2pg
+        # rewrites the values (csv2pg.transforms) into the copy pgloader reads.
+        normalized = f"csv2pg rewrites the values of {', '.join(transformed)}"
     if normalized is not None:
         dialect = NORMALIZED_DIALECT
         normalized = " ".join(_COMMENT_UNSAFE.sub(" ", normalized).split()) or "see csv2pg"

@@ -30,6 +30,10 @@ examples. A failure count marked ``estimated`` (DuckDB path, text columns only) 
 counted on the whole file: the sample had no value of that family, so all are assumed to
 fail. ``values`` are the first ``min(sample_rows, 20)`` distinct non-null values of the
 sample (head first, then the strata); values and examples are cut to 80 characters.
+``unique`` is exact (``count(DISTINCT)`` in DuckDB, the values themselves in Python) and
+``formats`` lists, for a column no candidate proves, the value formats of ``csv2pg.formats``
+(thousands separators, decimal commas, currency and percent signs, non-ISO dates) its sampled
+values are in, each proven on the whole file like a candidate (``_add_exact_facts``).
 
 Problems that make the file unloadable as detected (records with the wrong number of
 fields, NUL characters) are listed in ``problems``; the build treats them as fatal. A file
@@ -45,9 +49,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Literal, NamedTuple
 
-from csv2pg import pgtypes, profile
+from csv2pg import formats, pgtypes, profile
 from csv2pg.colstats import (
     MAX_EXAMPLES,
+    MAX_UNIQUE_VALUES,
     MAX_VALUES,
     VALUE_CHARS,
     ColumnStats,
@@ -57,6 +62,7 @@ from csv2pg.colstats import (
 )
 from csv2pg.dialect import Dialect, detect_dialect, open_records, read_header
 from csv2pg.errors import DataError
+from csv2pg.formatscan import FormatStats, scan_formats
 from csv2pg.identifiers import unique_identifiers
 from csv2pg.records import reader_options
 from csv2pg.settings import TableSettings
@@ -178,7 +184,7 @@ def _stratum_record(block: bytes, dialect: Dialect, options: dict[str, Any], n_c
 def _sample_stats(sample: Sample, n_columns: int, null_tokens: frozenset[str],
                   max_values: int) -> list[ColumnStats]:
     """Profiles of the sampled records: proposals, and the representative values."""
-    stats = [ColumnStats(max_values=max_values) for _ in range(n_columns)]
+    stats = [ColumnStats(max_values=max_values, track_unique=False) for _ in range(n_columns)]
     records = [*sample.head, *((0, fields) for fields in sample.strata)]
     for line, fields in records:
         for column, value in zip(stats, fields, strict=False):
@@ -366,6 +372,106 @@ def _add_examples(path: Path, dialect: Dialect, columns: list[dict[str, Any]],
             return
 
 
+# --- exact facts: value formats and uniqueness ------------------------------------------------
+
+UNIQUE_SHARE = 0.8  # columns whose distinct estimate reaches this share of values are counted
+
+
+def _sampled_values(sample: Sample, n_columns: int, null_tokens: frozenset[str]) -> list[list[str]]:
+    """The distinct non-null values of each column in the sample (head, then strata)."""
+    seen: list[dict[str, None]] = [{} for _ in range(n_columns)]
+    for fields in itertools.chain((f for _, f in sample.head), sample.strata):
+        for i, value in enumerate(fields[:n_columns]):
+            if value != "" and value not in null_tokens:
+                seen[i][value] = None
+    return [list(s) for s in seen]
+
+
+def _add_exact_facts(files: tuple[Path, ...], dialect: Dialect, headers: list[str],
+                     null_tokens: frozenset[str], sample: Sample, found: list[dict[str, Any]],
+                     duckdb_path: bool) -> None:
+    """Value formats proven on the whole file (``formats``), and exact ``unique`` per column.
+
+    A column no candidate type proves gets the formats all its sampled values are in
+    (``formats.propose``), each counted on every value (``FormatStats``, or DuckDB's
+    ``scan_formats``). ``unique``: the Python profile knows it exactly; the DuckDB one asks
+    ``count(DISTINCT)`` of the columns whose distinct estimate reaches ``UNIQUE_SHARE`` of
+    their values (the estimate is within a few per cent: the others have duplicates).
+    """
+    n = len(headers)
+    values = _sampled_values(sample, n, null_tokens)
+    wanted: dict[int, list[dict[str, Any]]] = {}
+    for i, col in enumerate(found):
+        col["formats"] = []
+        if col["non_null"] and all(c["failures"] for c in col["candidates"].values()):
+            proposals = formats.propose(values[i], dialect.delimiter)
+            if proposals:
+                wanted[i] = proposals
+    unique = [i for i, col in enumerate(found) if "unique" not in col]
+    for i in unique:
+        found[i]["unique"] = found[i]["non_null"] == 0  # no two values: vacuously unique
+    unique = [i for i in unique if found[i]["non_null"]
+              and found[i]["distinct"] >= UNIQUE_SHARE * found[i]["non_null"]]
+    if not wanted and not unique:
+        return
+    if duckdb_path:
+        try:
+            entries, exact = scan_formats(files[0], dialect, n, null_tokens, wanted, unique)
+        except profile.Unsupported:
+            pass
+        else:
+            for i, found_entries in entries.items():
+                found[i]["formats"] = [e for e in found_entries
+                                       if formats.plausible(e, dialect.delimiter)]
+            for i, flag in exact.items():
+                found[i]["unique"] = flag
+            _add_format_examples(files[0], dialect, found, null_tokens)
+            return
+    stats = {i: FormatStats(fmts) for i, fmts in wanted.items()}
+    distinct: dict[int, set[str] | None] = {i: set() for i in unique}
+    records = iter(sample.head) if sample.complete else _all_records(files, dialect)
+    for line, fields in records:
+        for i, format_stats in stats.items():
+            value = fields[i] if i < len(fields) else ""
+            if value != "" and value not in null_tokens:
+                format_stats.add(line, value)
+        for i, kept in distinct.items():
+            value = fields[i] if i < len(fields) else ""
+            if kept is not None and value != "" and value not in null_tokens:
+                if value in kept or len(kept) >= MAX_UNIQUE_VALUES:
+                    distinct[i] = None
+                else:
+                    kept.add(value)
+    for i, format_stats in stats.items():
+        found[i]["formats"] = [e for e in format_stats.entries()
+                               if formats.plausible(e, dialect.delimiter)]
+    for i, kept in distinct.items():
+        found[i]["unique"] = kept is not None
+
+
+def _add_format_examples(path: Path, dialect: Dialect, columns: list[dict[str, Any]],
+                         null_tokens: frozenset[str]) -> None:
+    """The first values not in each failing format, with their lines (as ``_add_examples``)."""
+    needs = {(i, k): min(MAX_EXAMPLES, entry["failures"])
+             for i, col in enumerate(columns) for k, entry in enumerate(col.get("formats", ()))
+             if entry["failures"]}
+    if not needs:
+        return
+    for line, fields in open_records(path, dialect):
+        for i, k in list(needs):
+            value = fields[i] if i < len(fields) else ""
+            if value == "" or value in null_tokens:
+                continue
+            entry = columns[i]["formats"][k]
+            if formats.canonical(value, entry["format"]) is None:
+                entry["examples"].append({"line": line, "value": value[:VALUE_CHARS]})
+                needs[(i, k)] -= 1
+                if not needs[(i, k)]:
+                    del needs[(i, k)]
+        if not needs:
+            return
+
+
 # --- the step ----------------------------------------------------------------------------
 
 def _profile(table: TableSettings, csv_hash: str, options_hash: str,
@@ -404,6 +510,8 @@ def _profile(table: TableSettings, csv_hash: str, options_hash: str,
         found = [{**s.as_dict(0, "", ""), "values": list(sampled[i].values)}
                  for i, s in enumerate(stats)]
         problems = checks.problems(table.name)
+    if not problems:
+        _add_exact_facts(files, dialect, headers, null_tokens, sample, found, duckdb_path=use_duckdb)
     return {
         "table": table.name,
         "inputs": {"csv": csv_hash, "options": options_hash},

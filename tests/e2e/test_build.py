@@ -251,3 +251,30 @@ def test_a_table_dropped_by_hand_is_noticed_and_rebuilt(
     code, result, _ = build(capsys, project, fresh_database_url)
     assert (code, ran(result)) == (0, ["import:products"])
     assert count(fresh_database_url, "products") == 40
+
+
+@pytest.mark.usefixtures("pgloader")
+def test_a_duplicate_appended_updates_the_schema_unique_fact(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path, fresh_database_url: str) -> None:
+    root = tmp_path / "codes"
+    root.mkdir()
+    data = root / "codes.csv"
+    # Past 100 values the confidences no longer move, so the decisions stay byte-identical.
+    data.write_text("code,qty\n" + "".join(f"C{i:04d},{i % 7}\n" for i in range(150)),
+                    encoding="utf-8")
+    (root / "csv2pg.toml").write_text('[tables.codes]\nsource = "codes.csv"\n', encoding="utf-8")
+    schema_file = root / "schemas" / "codes.schema.json"
+
+    def unique() -> dict[str, bool]:
+        doc = json.loads(schema_file.read_text(encoding="utf-8"))
+        return {c["column"]: c["unique"] for c in doc["columns"]}
+
+    assert build(capsys, root, fresh_database_url)[0] == 0
+    assert unique() == {"code": True, "qty": False}
+    # The types stay the same, but code is no longer unique: the schema must say so.
+    with data.open("a", encoding="utf-8") as handle:
+        handle.write("C0001,4\n")
+    code, result, err = build(capsys, root, fresh_database_url)
+    assert code == 0, err
+    assert "schema:codes" in ran(result)
+    assert unique() == {"code": False, "qty": False}

@@ -67,7 +67,8 @@ def test_kill_9_during_import_then_resume_loses_no_finished_step(project: Path, 
     fake_bin.mkdir()
     marker = tmp_path / "pgloader-started"
     fake = fake_bin / "pgloader"
-    fake.write_text(f"#!/bin/sh\ntouch '{marker}'\nexec sleep 300\n", encoding="utf-8")
+    fake.write_text(f"#!/bin/sh\n[ \"$1\" = --version ] && exec echo 'pgloader version \"3.6.9\"'\n"
+                    f"touch '{marker}'\nexec sleep 300\n", encoding="utf-8")
     fake.chmod(0o755)
     env = dict(os.environ, PATH=f"{fake_bin}:{os.environ['PATH']}")
     build = subprocess.Popen([sys.executable, "-m", "csv2pg", "-C", str(project), "build", "--database",
@@ -147,7 +148,9 @@ def test_clean_removes_build_artifacts_not_schemas(project: Path, fresh_database
     assert (project / "schemas" / "orders.schema.json").is_file()
     status = json.loads(csv2pg("-C", str(project), "status", "--format", "json", "--database",
                                fresh_database_url, check=True).stdout)
-    assert {s["state"] for s in status} == {"never-built"}
+    # The database still holds the tables, and its own record says so (csv2pg.tables).
+    assert {s["state"] for s in status} == {"up-to-date"}
+    assert {s["table"]: s["rows"] for s in status} == {"customers": 120, "orders": 400, "products": 40}
 
 
 @pytest.mark.usefixtures("pgloader")

@@ -143,3 +143,25 @@ def test_postgresql_accepts_what_the_parsers_accept(fresh_database_url: str,
     with psycopg.connect(fresh_database_url) as conn:
         for value in values:
             conn.execute(f"SELECT %s::text::{type_name}", [value])  # raises if PostgreSQL refuses
+
+
+# Values the override proofs accept (pgtypes.OVERRIDE_PARSERS); PostgreSQL must accept each.
+OVERRIDE_ACCEPTED = {
+    "money": ["$1,234.56", "1234", "($5.00)", "-$5", "$-5", " 12.5 ", "92233720368547758.07"],
+    "interval": ["1 day", "3 hours 20 minutes", "1 year 2 mons 3 days 04:05:06", "00:30:00",
+                 "P1Y2M3DT4H5M6S", "PT0.5S", "2 weeks ago", "-1.5 hours", "1 Day", "10:05"],
+    "macaddr": ["08:00:2b:01:02:03", "08-00-2b-01-02-03", "08002b:010203", "08002b-010203",
+                "0800.2b01.0203", "0800-2b01-0203", "08002B010203"],
+    "bytea": ["\\x0a0B", "\\x", "plain text", "a\\\\b", "a\\001"],
+    "real": ["1.5", "3.4e38", "-1.5e-45", "0", "NaN", "-Infinity"],
+}
+
+
+@pytest.mark.parametrize("type_name", sorted(OVERRIDE_ACCEPTED))
+def test_postgresql_accepts_what_the_override_proofs_accept(fresh_database_url: str,
+                                                            type_name: str) -> None:
+    values = OVERRIDE_ACCEPTED[type_name]
+    assert all(pgtypes.OVERRIDE_PARSERS[type_name](v) for v in values)
+    with psycopg.connect(fresh_database_url) as conn:
+        for value in values:
+            conn.execute(f"SELECT %s::text::{type_name}", [value])  # raises if PostgreSQL refuses

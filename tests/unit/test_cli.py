@@ -11,7 +11,7 @@ import pytest
 from csv2pg.cli import build_parser, main
 
 REPO = Path(__file__).resolve().parents[2]
-COMMANDS = ["init", "build", "resume", "plan", "status", "analyze", "explain", "validate", "import", "clean", "db"]
+COMMANDS = ["init", "build", "resume", "plan", "status", "prune", "analyze", "explain", "validate", "import", "clean", "db"]
 
 
 def test_every_command_has_help_and_readme_coverage() -> None:

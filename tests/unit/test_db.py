@@ -13,7 +13,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from csv2pg import db
+from csv2pg import db, state, swap
 from csv2pg.errors import EXIT_CONFIG, EXIT_DATA, ConfigError, DatabaseError
 
 BUILD = Path("/project/.csv2pg")
@@ -224,15 +224,88 @@ def test_swap_in_is_one_transaction(fresh_database_url: str) -> None:
         conn.execute('INSERT INTO "Sales Data".live VALUES (1)')
         conn.execute('CREATE TABLE "Sales Data".stage (a int)')
         conn.execute('INSERT INTO "Sales Data".stage VALUES (NULL), (2)')
+        force = db.SwapOptions(force=True)
         with pytest.raises(psycopg.errors.NotNullViolation):
-            db.swap_in(conn, "Sales Data", "stage", "live", ["a"])
+            db.swap_in(conn, "Sales Data", "stage", "live", ["a"], options=force)
         assert db.count_rows(conn, "Sales Data", "live") == 1     # untouched
         conn.execute('DELETE FROM "Sales Data".stage WHERE a IS NULL')
-        db.swap_in(conn, "Sales Data", "stage", "live", ["a"])
+        # "live" was made by hand: csv2pg refuses to replace it without force, and changes nothing.
+        with pytest.raises(DatabaseError) as info:
+            db.swap_in(conn, "Sales Data", "stage", "live", ["a"])
+        assert info.value.message.startswith("Sales Data.live already exists and was not created by csv2pg")
+        assert db.count_rows(conn, "Sales Data", "stage") == 1
+        record = {"csv": "0" * 32, "schema": "1" * 32, "load": "2" * 32, "rows": 1, "rejects": 0,
+                  "engine": "copy", "started_at": "2026-01-02T03:04:05Z"}
+        db.swap_in(conn, "Sales Data", "stage", "live", ["a"], ["a"], options=force, record=record)
         assert db.count_rows(conn, "Sales Data", "live") == 1
         assert db.count_rows(conn, "Sales Data", "stage") is None
         row = conn.execute('SELECT a FROM "Sales Data".live').fetchone()
         assert row == (2,)
+        assert conn.execute("SELECT indexname FROM pg_indexes WHERE schemaname = 'Sales Data'").fetchall() == [
+            ("live_pkey",)]
+        (mark,) = state.read_records(conn).values()
+        assert (mark.qualified, mark.rows, mark.csv_hash, mark.present) == ("Sales Data.live", 1, "0" * 32, True)
+        assert state.ownership(conn, "Sales Data", "live") == "ours"
+        # Now csv2pg's own table: replaced without force.
+        conn.execute('CREATE TABLE "Sales Data".stage (a int)')
+        conn.execute('INSERT INTO "Sales Data".stage VALUES (3), (4)')
+        db.swap_in(conn, "Sales Data", "stage", "live", ["a"], ["a"], record={**record, "rows": 2})
+        assert db.count_rows(conn, "Sales Data", "live") == 2
+        assert state.read_records(conn)[("Sales Data", "live")].rows == 2
+        # Dropped and re-created by hand: no longer csv2pg's.
+        conn.execute('DROP TABLE "Sales Data".live')
+        conn.execute('CREATE TABLE "Sales Data".live (a int)')
+        assert state.ownership(conn, "Sales Data", "live") == "foreign"
+        assert not state.read_records(conn)[("Sales Data", "live")].present
+
+
+def test_index_names_fit_63_bytes() -> None:
+    assert swap._fit("orders", "_pkey") == "orders_pkey"
+    long = swap._fit("t" * 60, "_customer_id_idx")
+    assert len(long.encode("utf-8")) == 63 and long != swap._fit("t" * 60, "_customer_ix_idx")
+
+
+def test_preflight_names_the_missing_right(server_url: str, fresh_database_url: str) -> None:
+    dbname = fresh_database_url.split("?")[0].rsplit("/", 1)[1]
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        conn.execute("DROP ROLE IF EXISTS csv2pg_weak")
+        conn.execute("CREATE ROLE csv2pg_weak LOGIN")
+    with psycopg.connect(fresh_database_url, autocommit=True) as conn:
+        conn.execute("REVOKE CREATE ON SCHEMA public FROM PUBLIC")
+    try:
+        parts = urllib.parse.urlsplit(fresh_database_url)
+        url = urllib.parse.urlunsplit(parts._replace(netloc="csv2pg_weak@" + parts.netloc.split("@")[-1]))
+        database = db.resolve_database(url, BUILD)
+        with pytest.raises(DatabaseError) as info:
+            db.check_rights(database, ["public"])
+        assert info.value.message.startswith(
+            f"the role csv2pg_weak lacks CREATE on the schema public; and CREATE on the database {dbname} "
+            "(to create the schema csv2pg)")
+        assert info.value.hint == ("as an administrator: GRANT USAGE, CREATE ON SCHEMA public TO csv2pg_weak; "
+                                   "CREATE SCHEMA csv2pg AUTHORIZATION csv2pg_weak")
+        with psycopg.connect(fresh_database_url, autocommit=True) as conn:
+            admin = conn.execute("SELECT current_user").fetchone()[0]  # type: ignore[index]
+            conn.execute("CREATE TABLE public.precious (a int)")
+            conn.execute("GRANT USAGE, CREATE ON SCHEMA public TO csv2pg_weak")
+            conn.execute("CREATE SCHEMA csv2pg AUTHORIZATION csv2pg_weak")
+        db.check_rights(database, ["public"], [("public", "missing")])   # now it may
+        with pytest.raises(DatabaseError) as info:
+            db.check_rights(database, ["public"], [("public", "precious")])
+        assert info.value.message.startswith(
+            f"the role csv2pg_weak lacks ownership of public.precious (owned by {admin}; replacing "
+            "a table needs its owner's rights)")
+        assert info.value.hint == "as an administrator: ALTER TABLE public.precious OWNER TO csv2pg_weak"
+        db.check_rights(db.resolve_database(fresh_database_url, BUILD), ["public", "Sales Data"])
+        unreachable = db.resolve_database("postgresql://nobody@127.0.0.1:1/none?connect_timeout=2", BUILD)
+        with pytest.raises(DatabaseError) as info:
+            db.check_rights(unreachable, ["public"])
+        assert info.value.message.startswith("cannot connect to postgresql://nobody@127.0.0.1:1/none")
+    finally:
+        with psycopg.connect(fresh_database_url, autocommit=True) as conn:
+            conn.execute("DROP OWNED BY csv2pg_weak")
+        with psycopg.connect(server_url, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
+            conn.execute("DROP ROLE IF EXISTS csv2pg_weak")
 
 
 # --- the embedded server ---------------------------------------------------------------------

@@ -27,10 +27,10 @@ def write(tmp_path: Path, text: str) -> Path:
 
 BAD = [
     pytest.param('[project]\ndatabse = "postgresql://x/y"\n',
-                 'unknown key "project.databse" in [project]; allowed keys: build_dir, database, db_schema, schemas_dir\n  hint: did you mean "database"?',
+                 'unknown key "project.databse" in [project]; allowed keys: build_dir, database, db_schema, name, schemas_dir\n  hint: did you mean "database"?',
                  id="typo-in-project"),
     pytest.param('[defaults]\nchunk_sise = 3\n',
-                 'unknown key "defaults.chunk_sise" in [defaults]; allowed keys: chunk_size, engine, inference, max_rejects, null_tokens, sample_rows\n  hint: did you mean "chunk_size"?',
+                 'unknown key "defaults.chunk_sise" in [defaults]; allowed keys: chunk_size, engine, inference, max_rejects, mode, null_tokens, sample_rows\n  hint: did you mean "chunk_size"?',
                  id="typo-in-defaults"),
     pytest.param('[tables.orders]\nsource = "orders.csv"\ndelimter = ";"\n',
                  'unknown key "tables.orders.delimter" in [tables.orders]',

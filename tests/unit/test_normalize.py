@@ -95,3 +95,17 @@ def test_a_single_empty_field_stays_a_record(tmp_path: Path) -> None:
     out = tmp_path / "n.csv"
     assert write_normalized([path], dialect(), out) == 2
     assert out.read_text(encoding="utf-8") == '""\nx\n'
+
+
+def test_write_normalized_applies_the_transform_and_skips_loaded_records(tmp_path: Path) -> None:
+    source = write(tmp_path, "a.csv", b'id,price\n1,"1.234,5"\n2,"7,25"\n3,"9,00"\n')
+    out = tmp_path / "normalized.csv"
+
+    def decimal_comma(fields: list[str]) -> list[str]:
+        return [fields[0], fields[1].replace(".", "").replace(",", ".")]
+
+    assert write_normalized([source], dialect(), out, transform=decimal_comma, skip_records=1) == 2
+    assert out.read_text(encoding="utf-8") == "2,7.25\n3,9.00\n"
+    # The line map still points at the source lines of the records written.
+    assert source_line(out, 1) == (source, 3)
+    assert source_line(out, 2) == (source, 4)

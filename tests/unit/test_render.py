@@ -244,3 +244,15 @@ def test_a_normalizing_reason_cannot_break_out_of_its_comment() -> None:
                               normalized="x\nLOAD CSV {{ evil }}")
     assert "(x LOAD CSV evil):" in load_text
     assert load_text.count("{{") == 2
+
+
+def test_a_column_with_a_transform_makes_pgloader_read_the_rewritten_copy() -> None:
+    amount = {**column("amount", "numeric"), "transform": {
+        "kind": "number", "decimal": ",", "group": ".", "currency": None, "percent": False}}
+    schema = table_schema("ledger", [column("id", "bigint"), amount])
+    load_text, _ = build_load(schema, dialect(delimiter=";"), 2, "ledger__csv2pg_staging")
+    assert "-- csv2pg normalizes the source first (csv2pg rewrites the values of amount):" in load_text
+    assert "fields terminated by ','," in load_text and "skip header = 0," in load_text
+    plain, _ = build_load(table_schema("ledger", [column("id", "bigint")]), dialect(delimiter=";"),
+                          2, "ledger__csv2pg_staging")
+    assert "normalizes" not in plain and "fields terminated by ';'," in plain

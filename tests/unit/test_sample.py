@@ -393,3 +393,29 @@ def test_null_tokens_the_sample_missed_are_counted(tmp_path: Path) -> None:
     assert canonical_json(_without_estimates(duck, python)) == canonical_json(python)
     assert column(duck, "label")["null_tokens"] == {"N/A": 1}
     assert (column(duck, "small")["null_tokens"], column(duck, "small")["max"]) == ({"NULL": 1}, "6")
+
+
+def test_long_file_formats_and_unique_duckdb_equals_python(tmp_path: Path) -> None:
+    """Value formats and exact uniqueness: DuckDB's whole-file proof equals Python's, late
+    failures (after the sample) counted with their lines, a late duplicate seen."""
+    path = tmp_path / "long.csv"
+    rows = 5000
+    lines = ["id;amount;day;code;ref"]
+    for i in range(1, rows + 1):
+        amount = "12,5 kg" if i == rows - 2 else f"{i * 1001:,}".replace(",", ".") + f",{i % 100}"
+        day = "31/02/2020" if i == rows - 1 else f"{1 + i % 28}/{1 + i % 12}/2020 {i % 24}:05"
+        ref = "r17" if i == rows else f"r{i}"  # one duplicate, late
+        lines.append(f"{i};{amount};{day};{'NA' if i % 9 == 0 else f'c{i}'};{ref}")
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    table = table_for(path)
+    duck = build_sample(table, HASH, HASH)
+    python = build_sample(table, HASH, HASH, engine="python")
+    assert canonical_json(_without_estimates(duck, python)) == canonical_json(python)
+    amount = column(duck, "amount")["formats"]
+    assert [(e["format"]["decimal"], e["format"]["group"], e["failures"], e["examples"])
+            for e in amount if e["format"]["group"] == "."] == [
+        (",", ".", 1, [{"line": rows - 1, "value": "12,5 kg"}])]
+    day = [e for e in column(duck, "day")["formats"] if e["format"]["order"] == "dmy"]
+    assert [(e["failures"], e["uses"], e["examples"]) for e in day] == [
+        (1, ["time", "parts12", "parts13", "parts23"], [{"line": rows, "value": "31/02/2020"}])]
+    assert [c["unique"] for c in duck["columns"]] == [True, True, False, True, False]
