@@ -12,40 +12,21 @@ from pathlib import Path
 import pytest
 
 from csv2pg import db
-from csv2pg.dialect import Dialect
 from csv2pg.errors import Csv2pgError
 from csv2pg.hashing import hash_file_uncached
 from csv2pg.identifiers import quote_ident
-from csv2pg.manifest import single_file_project
-from csv2pg.normalize import needs_normalizing
 from csv2pg.stages.importer import build_import
-from csv2pg.stages.infer import build_chunk_types, chunk_plan
-from csv2pg.stages.render import build_load
-from csv2pg.stages.sample import build_sample
-from csv2pg.stages.schema import build_table_schema
+from tests.e2e.test_messy_build import prepare_load
 
 pytestmark = pytest.mark.usefixtures("pgloader")
 
 
 def load_both(csv_path: Path, name: str, database: db.Database, work: Path) -> dict[str, str] | None:
     """{engine: the loaded table's rows as one text} (None when the profile refuses the file)."""
-    project = single_file_project(csv_path, table_entry={"table": name}, name=name)
-    table = project.tables[0]
     try:
-        sample = build_sample(table, hash_file_uncached(csv_path), "0" * 32)
-        if sample["problems"]:
-            return None
-        chunks = [build_chunk_types(table, sample, c)
-                  for c in range(len(chunk_plan(table, [p["column"] for p in sample["columns"]])))]
-        schema = build_table_schema(table, sample, chunks)
+        table, sample, schema, load = prepare_load(csv_path, name, work)
     except Csv2pgError:
         return None
-    reason = needs_normalizing(Dialect.from_dict(sample["dialect"]), table.files)
-    load_text, _ = build_load(schema, sample["dialect"], sample["rows"],
-                              db.staging_name(table.table), normalized=reason)
-    work.mkdir(parents=True, exist_ok=True)
-    load = work / f"{name}.load"
-    load.write_text(load_text, encoding="utf-8")
     found: dict[str, str] = {}
     for engine in ("pgloader", "copy"):
         stamp = build_import(

@@ -21,6 +21,7 @@ from csv2pg.hashing import hash_file_uncached
 from csv2pg.identifiers import quote_ident
 from csv2pg.manifest import single_file_project
 from csv2pg.normalize import needs_normalizing
+from csv2pg.settings import TableSettings
 from csv2pg.stages.importer import build_import
 from csv2pg.stages.infer import build_chunk_types, chunk_plan
 from csv2pg.stages.render import build_load
@@ -96,8 +97,9 @@ EXPECTED: dict[str, tuple[int, int] | str] = {
 }
 
 
-def build_one(csv_path: Path, name: str, database: db.Database, work: Path) -> tuple[int, int]:
-    """Profile, infer, render and import ``csv_path`` as table ``name``: (rows, columns)."""
+def prepare_load(csv_path: Path, name: str, work: Path) -> tuple[TableSettings, dict[str, Any],
+                                                                 dict[str, Any], Path]:
+    """Profile, infer and render ``csv_path`` as table ``name``: (table, sample, schema, .load)."""
     project = single_file_project(csv_path, table_entry={"table": name}, name=name)
     table = project.tables[0]
     sample = build_sample(table, hash_file_uncached(csv_path), "0" * 32)
@@ -112,6 +114,12 @@ def build_one(csv_path: Path, name: str, database: db.Database, work: Path) -> t
     work.mkdir(parents=True, exist_ok=True)
     load = work / f"{name}.load"
     load.write_text(load_text, encoding="utf-8")
+    return table, sample, schema, load
+
+
+def build_one(csv_path: Path, name: str, database: db.Database, work: Path) -> tuple[int, int]:
+    """Profile, infer, render and import ``csv_path`` as table ``name``: (rows, columns)."""
+    table, sample, schema, load = prepare_load(csv_path, name, work)
     stamp = build_import(
         table_name=table.table, table_schema=schema, sample=sample, load_file=load,
         csv_path=table.source, csv_hash="0" * 32, load_hash=hash_file_uncached(load),
