@@ -54,22 +54,35 @@ def start_build(project: Path, url: str, env: dict[str, str] | None = None) -> s
 
 
 def kill_when(build: subprocess.Popen[bytes], condition: Callable[[], bool], what: str,
-              also: Path | None = None, delay: float = 0.0) -> None:
-    """SIGKILL the build's process group (and the group whose id is in ``also``) ``delay``
-    seconds after ``condition`` holds."""
+              also: Path | None = None) -> None:
+    """SIGKILL the build's process group (and the group whose id is in ``also``) as soon as
+    ``condition`` holds."""
     try:
         deadline = time.monotonic() + 180
         while not condition():
             assert time.monotonic() < deadline, f"the build never reached {what}"
             assert build.poll() is None, f"the build ended before {what}"
             time.sleep(0.005)
-        time.sleep(delay)
     finally:
         os.killpg(build.pid, signal.SIGKILL)
         build.wait()
         if also is not None and also.exists():
             with contextlib.suppress(ProcessLookupError, ValueError):
                 os.killpg(int(also.read_text().strip()), signal.SIGKILL)
+
+
+def is_open(group: int, path: Path) -> bool:
+    """Whether a process of process group ``group`` has ``path`` open (Linux /proc)."""
+    target = str(path.resolve())
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        with contextlib.suppress(OSError):
+            if os.getpgid(int(proc.name)) != group:
+                continue
+            if any(os.readlink(fd) == target for fd in (proc / "fd").iterdir()):
+                return True
+    return False
 
 
 def mtimes(project: Path) -> dict[str, int]:
@@ -97,9 +110,10 @@ def test_kill_during_sample_and_during_infer(tmp_path: Path, fresh_database_url:
                            chunk_size=1)
     build_dir = project / ".csv2pg"
     build = start_build(project, fresh_database_url)
-    # sample:b_big starts right after import:a_small and takes seconds (400,000 rows).
-    kill_when(build, lambda: (build_dir / "a_small" / "import.json").exists(), "import:a_small",
-              delay=0.8)
+    # sample:b_big starts after import:a_small; killed while the build has b_big.csv open.
+    big = project / "data" / "b_big.csv"
+    kill_when(build, lambda: (build_dir / "a_small" / "import.json").exists() and is_open(build.pid, big),
+              "sample:b_big")
     assert not (build_dir / "b_big" / "sample.json").exists(), "killed after sample:b_big finished"
     before = mtimes(project)
     assert "a_small/sample.json" in before and "a_small/import.json" in before
