@@ -51,7 +51,7 @@ from csv2pg.db import (
     swap_in,
 )
 from csv2pg.dialect import Dialect
-from csv2pg.engines.copy import CopyLoader, create_staging, plan_copy
+from csv2pg.engines.copy import CopyLoader, create_staging, default_streams, plan_copy
 from csv2pg.engines.pgloader import (
     PgloaderResult,
     pgloader_available,
@@ -264,7 +264,9 @@ def _load_copy(files: tuple[Path, ...], sample: dict[str, Any], table_schema: di
         loader = CopyLoader(conn, db_schema, staging, columns, rejects.add, on_progress)
         try:
             if how.raw:
-                loader.load_raw(files[0], dialect, skip_bytes=plan.skip_bytes)
+                loader.load_raw(files[0], dialect, skip_bytes=plan.skip_bytes,
+                                streams=default_streams(),
+                                connect=lambda: database.connect(autocommit=True))
             else:
                 loader.load_parsed(files, dialect, transform, skip_records=plan.skip_records)
         except psycopg.Error as exc:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gzip
 import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -72,11 +73,15 @@ def orders_file(path: Path, rows: int, bad: dict[int, str] | None = None) -> Pat
     """id,qty,note,day; every 7th note spans two lines; ``bad`` replaces qty of given ids."""
     lines = ["id,qty,note,day\n"]
     for i in range(1, rows + 1):
-        note = f'"line one\nline two of {i}"' if i % 7 == 0 else f'"say ""{i}"", ok"' if i % 5 == 0 else f"n{i}"
-        qty = (bad or {}).get(i, str(i % 100))
-        lines.append(f"{i},{qty},{note},2024-01-{i % 28 + 1:02d}\n")
+        lines.append(order_record(i, (bad or {}).get(i, str(i % 100))) + "\n")
     path.write_text("".join(lines), encoding="utf-8")
     return path
+
+
+def order_record(i: int, qty: str) -> str:
+    """Record ``i`` of ``orders_file``, as written (without its line end)."""
+    note = f'"line one\nline two of {i}"' if i % 7 == 0 else f'"say ""{i}"", ok"' if i % 5 == 0 else f"n{i}"
+    return f"{i},{qty},{note},2024-01-{i % 28 + 1:02d}"
 
 
 def physical_line(path: Path, record_id: int) -> int:
@@ -131,6 +136,38 @@ def test_clean_file_goes_raw_and_refused_rows_are_kept(database: db.Database, tm
         (1997, 1996, 2000 * 2001 // 2 - 3 - 35 - 1999)]
     assert query(database, "SELECT note FROM orders WHERE id IN (7, 10) ORDER BY id") == [
         ("line one\nline two of 7",), ('say "10", ok',)]
+
+
+@pytest.mark.parametrize("streams", [1, 3])
+def test_parallel_streams_load_every_row_and_keep_rejects_in_file_order(
+        database: db.Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, streams: int) -> None:
+    # 40 batches through 3 connections: rows, rejects (with lines) and progress as with one.
+    monkeypatch.setattr(copy_engine, "RAW_BATCH_BYTES", 2048)
+    bad = {5: "x", 777: "y", 1500: "1.5", 2999: "z"}
+    path = orders_file(tmp_path / "orders.csv", 3000, bad=bad)
+    dialect = detect_dialect(path, DialectOverrides())
+    refused: list[tuple[int | None, str]] = []
+    sent: list[int] = []
+    with db.connected(database) as conn:
+        copy_engine.create_staging(conn, "public", "orders_staging", ORDERS["columns"])
+        loader = copy_engine.CopyLoader(conn, "public", "orders_staging", ORDERS["columns"],
+                                        lambda _f, line, text, _r: refused.append((line, text)),
+                                        sent.append)
+        loader.load_raw(path, dialect, streams=streams,
+                        connect=lambda: database.connect(autocommit=True))
+        others = ("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                  "AND pid <> pg_backend_pid()")
+        deadline = time.monotonic() + 10   # a closed connection's backend ends shortly after
+        while conn.execute(others).fetchone() != (0,):   # the extra connections were closed
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+    result = loader.result
+    assert (result.read, result.imported, result.rejected) == (3000, 2996, 4)
+    assert result.batches > 30
+    assert refused == [(physical_line(path, i), order_record(i, qty)) for i, qty in bad.items()]
+    assert sent == sorted(sent) and sent[-1] == path.stat().st_size - len("id,qty,note,day\n")
+    assert query(database, "SELECT count(*), count(DISTINCT id), sum(id) FROM orders_staging") == [
+        (2996, 2996, 3000 * 3001 // 2 - sum(bad))]
 
 
 def test_too_many_rejects_fail_and_keep_the_old_table(database: db.Database, tmp_path: Path) -> None:
