@@ -129,17 +129,34 @@ def _entry(fmt: Mapping[str, Any], non_null: int, values: list[Any]) -> dict[str
     return entry
 
 
-def scan_formats(path: Path, dialect: Dialect, n_columns: int, null_tokens: frozenset[str],
-                 wanted: Mapping[int, Sequence[Mapping[str, Any]]],
-                 unique: Collection[int] = (), threads: int | None = None,
-                 ) -> tuple[dict[int, list[dict[str, Any]]], dict[int, bool]]:
-    """(per column of ``wanted``, one proof entry per format; per column of ``unique``,
-    whether its non-null values are all different, exactly: ``count(DISTINCT)``)."""
-    why = supports(path, dialect, n_columns)
-    if why is not None:
-        raise Unsupported(why)
+@dataclass
+class FactQuery:
+    """The aggregates proving formats (``wanted``) and exact uniqueness (``distinct``), as
+    a SELECT list of their own (``scan_formats``) or one to add to the profile's scan."""
+
+    select: list[str]
+    layout: list[tuple[int, Mapping[str, Any] | None, int]]
+    distinct: list[int]
+
+    def read(self, values: Sequence[Any]) -> tuple[dict[int, list[dict[str, Any]]], dict[int, bool]]:
+        """``scan_formats``' result from the values of ``select``."""
+        rest = list(values)
+        out: dict[int, list[dict[str, Any]]] = {}
+        non_null = 0
+        for i, fmt, width in self.layout:
+            taken, rest = rest[:width], rest[width:]
+            if fmt is None:
+                non_null = int(taken[0] or 0)
+                out[i] = []
+            else:
+                out[i].append(_entry(fmt, non_null, taken))
+        return out, {i: bool(flag) for i, flag in zip(self.distinct, rest, strict=True)}
+
+
+def fact_query(null_tokens: frozenset[str], wanted: Mapping[int, Sequence[Mapping[str, Any]]],
+               unique: Collection[int] = ()) -> FactQuery:
     tokens = _sql_list(null_tokens)
-    select: list[str] = ["count(*)"]
+    select: list[str] = []
     layout: list[tuple[int, Mapping[str, Any] | None, int]] = []
     for i, fmts in sorted(wanted.items()):
         v = _value(f"c{i}", tokens)
@@ -153,7 +170,20 @@ def scan_formats(path: Path, dialect: Dialect, n_columns: int, null_tokens: froz
     for i in distinct:
         v = _value(f"c{i}", tokens)
         select.append(f"count(DISTINCT {v}) = count({v})")
-    sql = f"SELECT {', '.join(select)} FROM {_read_csv(n_columns, dialect)}"
+    return FactQuery(select, layout, distinct)
+
+
+def scan_formats(path: Path, dialect: Dialect, n_columns: int, null_tokens: frozenset[str],
+                 wanted: Mapping[int, Sequence[Mapping[str, Any]]],
+                 unique: Collection[int] = (), threads: int | None = None,
+                 ) -> tuple[dict[int, list[dict[str, Any]]], dict[int, bool]]:
+    """(per column of ``wanted``, one proof entry per format; per column of ``unique``,
+    whether its non-null values are all different, exactly: ``count(DISTINCT)``)."""
+    why = supports(path, dialect, n_columns)
+    if why is not None:
+        raise Unsupported(why)
+    query = fact_query(null_tokens, wanted, unique)
+    sql = f"SELECT {', '.join(['count(*)', *query.select])} FROM {_read_csv(n_columns, dialect)}"
     try:
         with duckdb.connect(config={"threads": threads or os.cpu_count() or 1}) as con:
             con.execute("SET enable_progress_bar = false")
@@ -161,17 +191,7 @@ def scan_formats(path: Path, dialect: Dialect, n_columns: int, null_tokens: froz
     except duckdb.Error as exc:
         raise Unsupported(f"DuckDB could not read the file: {exc}") from None
     assert row is not None
-    values = list(row[1:])
-    out: dict[int, list[dict[str, Any]]] = {}
-    non_null = 0
-    for i, fmt, width in layout:
-        taken, values = values[:width], values[width:]
-        if fmt is None:
-            non_null = int(taken[0] or 0)
-            out[i] = []
-        else:
-            out[i].append(_entry(fmt, non_null, taken))
-    return out, {i: bool(flag) for i, flag in zip(distinct, values, strict=True)}
+    return query.read(row[1:])
 
 
 @dataclass

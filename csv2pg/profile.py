@@ -633,6 +633,7 @@ def scan(path: Path, dialect: Dialect, n_columns: int, null_tokens: frozenset[st
          proofs: Sequence[Proof | None], threads: int | None = None,
          seen_tokens: Sequence[frozenset[str]] | None = None,
          columns: Collection[int] | None = None,
+         extra: Sequence[str] = (), extra_values: list[Any] | None = None,
          ) -> tuple[int, list[ColumnCounts]]:
     """(records, per-column counts) of one DuckDB pass over ``path``.
 
@@ -645,7 +646,9 @@ def scan(path: Path, dialect: Dialect, n_columns: int, null_tokens: frozenset[st
     counted one by one in column i, usually those its sample showed: each token costs a
     comparison per value. The rest are counted together (``unchecked_tokens``) into
     ``ColumnCounts.unseen_tokens``; a column where that is not 0 must be scanned again with
-    every token. Raises ``Unsupported`` for a file with NUL characters.
+    every token. ``extra`` aggregates (SQL over the columns c0, c1, ...) are computed in the
+    same pass, their values appended to ``extra_values``. Raises ``Unsupported`` for a file
+    with NUL characters.
     """
     why = supports(path, dialect, n_columns)
     if why is not None:
@@ -667,7 +670,7 @@ def scan(path: Path, dialect: Dialect, n_columns: int, null_tokens: frozenset[st
         elif proof:
             aggregates += _aggregates(c, tokens, proof)
         per_column.append(aggregates)
-    select = ", ".join(["count(*)"] + [a for column in per_column for a in column])
+    select = ", ".join(["count(*)"] + [a for column in per_column for a in column] + list(extra))
     sql = f"SELECT {select} FROM {_read_csv(n_columns, dialect)}"
     config: dict[str, Any] = {"threads": threads or os.cpu_count() or 1}
     # NUL bytes are looked for in the whole file while DuckDB scans it (memchr: cheaper than
@@ -683,7 +686,9 @@ def scan(path: Path, dialect: Dialect, n_columns: int, null_tokens: frozenset[st
         if nul.result():
             raise Unsupported("NUL characters (Python names their lines)")
     assert row is not None
-    values = list(row[1:])
+    values = list(row[1:len(row) - len(extra)])
+    if extra_values is not None:
+        extra_values += row[len(row) - len(extra):]
     result: list[ColumnCounts] = []
     for i, proof in enumerate(proofs):
         taken, values = values[:len(per_column[i])], values[len(per_column[i]):]

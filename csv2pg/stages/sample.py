@@ -62,7 +62,7 @@ from csv2pg.colstats import (
 )
 from csv2pg.dialect import Dialect, detect_dialect, open_records, read_header
 from csv2pg.errors import DataError
-from csv2pg.formatscan import FormatStats, scan_formats
+from csv2pg.formatscan import FormatStats, fact_query, scan_formats
 from csv2pg.identifiers import unique_identifiers
 from csv2pg.records import reader_options
 from csv2pg.settings import TableSettings
@@ -72,6 +72,7 @@ HEAD_ROWS = 1000  # records at the start of the file in the sample
 STRATA = 2000  # evenly spaced byte offsets sampled after the head
 STRATUM_PROBE_BYTES = 1 << 12  # read first at each offset
 STRATUM_BYTES = 1 << 16  # read where the probe is too short; longer records are not sampled there
+STRATA_REPEATS = 2  # repeated values in the strata of a column still guessed unique
 
 
 
@@ -252,15 +253,30 @@ def recheck_levels(stats: ColumnStats, proposal: str | None) -> tuple[str, ...]:
                  if min(failures[n] for n in f) < stats.non_null)
 
 
+Facts = tuple[dict[int, list[dict[str, Any]]], dict[int, bool]]   # scan_formats' result
+
+
 def _duckdb_columns(path: Path, dialect: Dialect, headers: list[str],
                     null_tokens: frozenset[str], sample: Sample,
-                    sampled: list[ColumnStats]) -> tuple[int, list[dict[str, Any]]]:
+                    sampled: list[ColumnStats]) -> tuple[int, list[dict[str, Any]], Facts]:
+    """(records, column profiles, the exact facts proven in the same pass).
+
+    The facts ``_add_exact_facts`` needs are asked in the main scan where the sample
+    foresees them: the formats of columns no candidate can prove (``propose`` found none)
+    and exact uniqueness where the sample's values are all different (``_unique_guesses``).
+    """
     n = len(headers)
     proposals = [propose(s) for s in sampled]
+    values = _sampled_values(sample, n, null_tokens)
+    wanted = {i: found for i, proposal in enumerate(proposals)
+              if proposal is None and (found := formats.propose(values[i], dialect.delimiter))}
+    facts = fact_query(null_tokens, wanted, _unique_guesses(sample, n, null_tokens))
     # Each column reads as NULL the tokens its sample showed; the others are counted
     # together, and a column that has some is scanned again with every token.
     seen = [frozenset(s.tokens) for s in sampled]
-    rows, counts = profile.scan(path, dialect, n, null_tokens, proposals, seen_tokens=seen)
+    fact_values: list[Any] = []
+    rows, counts = profile.scan(path, dialect, n, null_tokens, proposals, seen_tokens=seen,
+                                extra=facts.select, extra_values=fact_values)
     # Widen and re-prove, in a second pass over only these columns: proposals that fail
     # somewhere (integers as numbers), text columns whose sample showed typed values, and
     # columns with null tokens the sample did not show.
@@ -284,7 +300,21 @@ def _duckdb_columns(path: Path, dialect: Dialect, headers: list[str],
     columns = [_counted_profile(rows, counts[i], sampled[i], sample.complete)
                for i in range(n)]
     _add_examples(path, dialect, columns, null_tokens)
-    return rows, columns
+    return rows, columns, facts.read(fact_values)
+
+
+def _unique_guesses(sample: Sample, n_columns: int, null_tokens: frozenset[str]) -> list[int]:
+    """The columns whose sampled values are all different: those worth an exact
+    ``count(DISTINCT)`` in the main scan. The head must have no repeated value; the strata
+    (which may land on a record of the head, or twice on one long record) at most
+    ``STRATA_REPEATS``."""
+    guesses = []
+    for i in range(n_columns):
+        head = [f[i] for _, f in sample.head if i < len(f) and f[i] != "" and f[i] not in null_tokens]
+        strata = [f[i] for f in sample.strata if i < len(f) and f[i] != "" and f[i] not in null_tokens]
+        if head and len(set(head)) == len(head) and len(strata) - len(set(strata)) <= STRATA_REPEATS:
+            guesses.append(i)
+    return guesses
 
 
 def _counted_profile(rows: int, counts: profile.ColumnCounts, sampled: ColumnStats,
@@ -389,7 +419,7 @@ def _sampled_values(sample: Sample, n_columns: int, null_tokens: frozenset[str])
 
 def _add_exact_facts(files: tuple[Path, ...], dialect: Dialect, headers: list[str],
                      null_tokens: frozenset[str], sample: Sample, found: list[dict[str, Any]],
-                     duckdb_path: bool) -> None:
+                     duckdb_path: bool, known: Facts | None = None) -> None:
     """Value formats proven on the whole file (``formats``), and exact ``unique`` per column.
 
     A column no candidate type proves gets the formats all its sampled values are in
@@ -397,6 +427,8 @@ def _add_exact_facts(files: tuple[Path, ...], dialect: Dialect, headers: list[st
     ``scan_formats``). ``unique``: the Python profile knows it exactly; the DuckDB one asks
     ``count(DISTINCT)`` of the columns whose distinct estimate reaches ``UNIQUE_SHARE`` of
     their values (the estimate is within a few per cent: the others have duplicates).
+    ``known`` are those the main scan proved already (``_duckdb_columns``); only the rest
+    takes a pass of its own.
     """
     n = len(headers)
     values = _sampled_values(sample, n, null_tokens)
@@ -415,8 +447,17 @@ def _add_exact_facts(files: tuple[Path, ...], dialect: Dialect, headers: list[st
     if not wanted and not unique:
         return
     if duckdb_path:
+        known_entries, known_unique = known or ({}, {})
+        entries = {i: known_entries[i] for i, fmts in wanted.items()
+                   if [e["format"] for e in known_entries.get(i, ())] == [dict(f) for f in fmts]}
+        exact = {i: known_unique[i] for i in unique if i in known_unique}
         try:
-            entries, exact = scan_formats(files[0], dialect, n, null_tokens, wanted, unique)
+            left = {i: fmts for i, fmts in wanted.items() if i not in entries}
+            rest = [i for i in unique if i not in exact]
+            if left or rest:
+                more_entries, more_exact = scan_formats(files[0], dialect, n, null_tokens, left, rest)
+                entries.update(more_entries)
+                exact.update(more_exact)
         except profile.Unsupported:
             pass
         else:
@@ -499,10 +540,11 @@ def _profile(table: TableSettings, csv_hash: str, options_hash: str,
     columns = unique_identifiers(headers)
     use_duckdb = len(files) == 1 and (engine == "duckdb" or (engine == "auto" and not sample.complete))
     found: list[dict[str, Any]] | None = None
+    known: Facts | None = None
     problems: list[dict[str, Any]] = []
     if use_duckdb:
         try:
-            rows, found = _duckdb_columns(path, dialect, headers, null_tokens, sample, sampled)
+            rows, found, known = _duckdb_columns(path, dialect, headers, null_tokens, sample, sampled)
         except profile.Unsupported:
             found = None
     if found is None:
@@ -511,7 +553,8 @@ def _profile(table: TableSettings, csv_hash: str, options_hash: str,
                  for i, s in enumerate(stats)]
         problems = checks.problems(table.name)
     if not problems:
-        _add_exact_facts(files, dialect, headers, null_tokens, sample, found, duckdb_path=use_duckdb)
+        _add_exact_facts(files, dialect, headers, null_tokens, sample, found, duckdb_path=use_duckdb,
+                         known=known)
     return {
         "table": table.name,
         "inputs": {"csv": csv_hash, "options": options_hash},

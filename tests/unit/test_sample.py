@@ -11,6 +11,7 @@ from csv2pg.artifacts import canonical_json, validation_errors
 from csv2pg.colstats import DistinctSketch, double_text, value_facts
 from csv2pg.errors import Csv2pgError, DataError
 from csv2pg.settings import DialectOverrides, TableSettings
+from csv2pg.stages import sample as sample_stage
 from csv2pg.stages.infer import build_chunk_types, chunk_plan
 from csv2pg.stages.sample import build_sample
 
@@ -420,3 +421,17 @@ def test_long_file_formats_and_unique_duckdb_equals_python(tmp_path: Path) -> No
     assert [(e["failures"], e["uses"], e["examples"]) for e in day] == [
         (1, ["time", "parts12", "parts13", "parts23"], [{"line": rows, "value": "31/02/2020"}])]
     assert [c["unique"] for c in duck["columns"]] == [True, True, False, True, False]
+
+
+def test_formats_and_unique_are_proven_in_the_main_scan(tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Where the sample foresees them, formats and exact uniqueness take no pass of their
+    own over the file (a pass costs as much as reading it)."""
+    def no_second_pass(*_args: object, **_kwargs: object) -> None:
+        raise AssertionError("a second pass over the file")
+
+    test_long_file_formats_and_unique_duckdb_equals_python(tmp_path)   # writes long.csv
+    table = table_for(tmp_path / "long.csv")
+    expected = build_sample(table, HASH, HASH)
+    monkeypatch.setattr(sample_stage, "scan_formats", no_second_pass)
+    assert build_sample(table, HASH, HASH) == expected
