@@ -18,7 +18,6 @@ Imports duckdb (profiling code); reads the CSV, writes nothing.
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -30,7 +29,7 @@ import duckdb
 from csv2pg import formats
 from csv2pg.dialect import Dialect
 from csv2pg.identifiers import quote_literal
-from csv2pg.profile import Unsupported, _read_csv, _sql_list, _value, supports, trimmed
+from csv2pg.profile import Unsupported, _read_csv, _sql_list, _value, run_query, supports, trimmed
 
 MAX_EXAMPLES = 5
 VALUE_CHARS = 80
@@ -185,12 +184,9 @@ def scan_formats(path: Path, dialect: Dialect, n_columns: int, null_tokens: froz
     query = fact_query(null_tokens, wanted, unique)
     sql = f"SELECT {', '.join(['count(*)', *query.select])} FROM {_read_csv(n_columns, dialect)}"
     try:
-        with duckdb.connect(config={"threads": threads or os.cpu_count() or 1}) as con:
-            con.execute("SET enable_progress_bar = false")
-            row = con.execute(sql, {"path": str(path)}).fetchone()
+        row = run_query(sql, path, threads)
     except duckdb.Error as exc:
         raise Unsupported(f"DuckDB could not read the file: {exc}") from None
-    assert row is not None
     return query.read(row[1:])
 
 

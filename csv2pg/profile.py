@@ -42,6 +42,7 @@ from __future__ import annotations
 import codecs
 import datetime as _dt
 import os
+import tempfile
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -58,6 +59,7 @@ from csv2pg.identifiers import quote_literal
 ENCODINGS: Mapping[str, str] = {"utf-8": "utf-8", "utf-8-sig": "utf-8", "latin-1": "latin-1"}
 COMPRESSED = (".gz", ".zst", ".zstd", ".bz2", ".xz")
 PROBE_BYTES = 1 << 20
+MEMORY_LIMIT = "640MB"  # DuckDB's, per scan (see ``run_query``)
 
 LEVELS: Mapping[str, tuple[str, ...]] = {
     "boolean": ("boolean",),
@@ -629,6 +631,24 @@ def _has_nul(path: Path) -> bool:
     return False
 
 
+def run_query(sql: str, path: Path, threads: int | None = None) -> tuple[Any, ...]:
+    """The one row of ``sql`` (which reads ``$path``), in a DuckDB of bounded memory.
+
+    ``count(DISTINCT)`` over millions of values took 2.6 GB on a 1 GB file; under
+    ``MEMORY_LIMIT`` DuckDB spills its hash tables to a temporary directory of its own
+    (never the working directory, its default) and the process stays under 1 GB.
+    Raises duckdb.Error.
+    """
+    with tempfile.TemporaryDirectory(prefix="csv2pg-duckdb-") as spill:
+        config: dict[str, Any] = {"threads": threads or os.cpu_count() or 1,
+                                  "memory_limit": MEMORY_LIMIT, "temp_directory": spill}
+        with duckdb.connect(config=config) as con:
+            con.execute("SET enable_progress_bar = false")
+            row = con.execute(sql, {"path": str(path)}).fetchone()
+    assert row is not None
+    return tuple(row)
+
+
 def scan(path: Path, dialect: Dialect, n_columns: int, null_tokens: frozenset[str],
          proofs: Sequence[Proof | None], threads: int | None = None,
          seen_tokens: Sequence[frozenset[str]] | None = None,
@@ -672,15 +692,12 @@ def scan(path: Path, dialect: Dialect, n_columns: int, null_tokens: frozenset[st
         per_column.append(aggregates)
     select = ", ".join(["count(*)"] + [a for column in per_column for a in column] + list(extra))
     sql = f"SELECT {select} FROM {_read_csv(n_columns, dialect)}"
-    config: dict[str, Any] = {"threads": threads or os.cpu_count() or 1}
     # NUL bytes are looked for in the whole file while DuckDB scans it (memchr: cheaper than
     # a check per value); DuckDB releases the GIL while it runs.
     with ThreadPoolExecutor(max_workers=1) as pool:
         nul = pool.submit(_has_nul, path)
         try:
-            with duckdb.connect(config=config) as con:
-                con.execute("SET enable_progress_bar = false")
-                row = con.execute(sql, {"path": str(path)}).fetchone()
+            row = run_query(sql, path, threads)
         except duckdb.Error as exc:
             raise Unsupported(f"DuckDB could not read the file: {exc}") from None
         if nul.result():

@@ -180,3 +180,30 @@ def test_digits_beyond_double_precision_ask_for_the_exact_pass(tmp_path: Path) -
     assert a.needs_exact
     _, (exact, _) = scan(path, dialect(), 2, frozenset(), [("number",), None])
     assert (exact.needs_exact, exact.max_integer_digits, exact.max_scale) == (False, 17, 2)
+
+
+def test_a_scan_over_its_memory_limit_spills_outside_the_working_directory(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Exact distinct counts of a big file spill to a temporary directory of csv2pg's, not
+    to DuckDB's default ``.tmp`` in the user's project, and are still exact."""
+    import csv2pg.profile as profile_module
+
+    rows = 1_000_000
+    path = tmp_path / "big.csv"
+    with path.open("w", encoding="utf-8") as out:
+        out.write("id,label\n")
+        out.writelines(f"{i},label number {i} padded to make the strings longer\n" for i in range(rows))
+        out.write("7,duplicate id\n")
+    monkeypatch.setattr(profile_module, "MEMORY_LIMIT", "150MB")
+    sql = (f"SELECT count(DISTINCT c0), count(DISTINCT c1), count(*) "
+           f"FROM {profile_module._read_csv(2, dialect())}")
+    default, ours = tmp_path / "default", tmp_path / "ours"
+    default.mkdir()
+    ours.mkdir()
+    monkeypatch.chdir(default)   # DuckDB's own default spills into the working directory
+    with duckdb.connect(config={"threads": 2, "memory_limit": "150MB"}) as con:
+        assert con.execute(sql, {"path": str(path)}).fetchone() == (rows, rows + 1, rows + 1)
+        assert (default / ".tmp").exists()
+    monkeypatch.chdir(ours)
+    assert profile_module.run_query(sql, path, threads=2) == (rows, rows + 1, rows + 1)
+    assert list(ours.iterdir()) == []
