@@ -22,6 +22,7 @@ import re
 import shutil
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -108,7 +109,7 @@ def run_pgloader(load_file: Path, work_dir: Path, env: dict[str, str], *,
         shutil.rmtree(root)   # stale summaries and reject files would be read as this run's
     root.mkdir(parents=True)
     summary_path, log_path, output_path = root / "summary.csv", root / "pgloader.log", root / "output.txt"
-    command = [exe, "--root-dir", str(root), "--summary", str(summary_path),
+    command = [*_die_with_parent(), exe, "--root-dir", str(root), "--summary", str(summary_path),
                "--logfile", str(log_path), str(Path(load_file).absolute())]
     source = env.get("CSV2PG_SOURCE")
     with open(output_path, "wb") as output:
@@ -130,6 +131,18 @@ def run_pgloader(load_file: Path, work_dir: Path, env: dict[str, str], *,
         returncode=process.returncode if process.returncode is not None else -9,
         log_path=log_path, summary=summary, reject_files=reject_files,
         messages=_messages([log_path, output_path]), output_path=output_path, stopped=stopped)
+
+
+def _die_with_parent() -> list[str]:
+    """A command prefix that kills pgloader when csv2pg dies (Linux: util-linux ``setpriv
+    --pdeathsig``, which then runs pgloader in its own place, same pid).
+
+    pgloader runs in a session of its own (so that csv2pg can stop its whole group); killed
+    alone, csv2pg would leave it writing into a staging table that the next build drops and
+    creates again. Without setpriv (not Linux) nothing is added.
+    """
+    setpriv = shutil.which("setpriv")
+    return [setpriv, "--pdeathsig", "KILL"] if setpriv and sys.platform == "linux" else []
 
 
 def _watch(process: subprocess.Popen[bytes], files: list[Path], stall_timeout: float,

@@ -180,6 +180,44 @@ def test_kill_during_import_and_before_the_swap_keeps_the_old_table(tmp_path: Pa
         assert conn.execute("select rows from csv2pg.tables where table_name = 'items'").fetchone() == (5000,)
 
 
+def test_pgloader_dies_with_a_killed_csv2pg(tmp_path: Path, fresh_database_url: str) -> None:
+    # kill -9 of csv2pg alone (not its process group): pgloader, in a session of its own, must
+    # not go on writing into a staging table the next build drops and creates again.
+    project = make_project(tmp_path / "p", {"items": (3000, 5)})
+    rebuild(project, fresh_database_url)
+    write_csv(project / "data" / "items.csv", 5000, 5)
+    marker, pid_file = tmp_path / "pgloader-started", tmp_path / "pgloader.pid"
+    env = fake_pgloader(tmp_path / "bin", marker, pid_file, after=False)
+    build = start_build(project, fresh_database_url, env)
+    try:
+        deadline = time.monotonic() + 180
+        while not marker.exists():
+            assert time.monotonic() < deadline and build.poll() is None
+            time.sleep(0.02)
+        pgloader = int(pid_file.read_text().strip())
+        os.kill(build.pid, signal.SIGKILL)   # csv2pg only
+        build.wait()
+        deadline = time.monotonic() + 10
+        while _alive(pgloader):
+            assert time.monotonic() < deadline, "pgloader outlived the csv2pg that ran it"
+            time.sleep(0.05)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(build.pid, signal.SIGKILL)
+        with contextlib.suppress(ProcessLookupError, ValueError, FileNotFoundError):
+            os.killpg(int(pid_file.read_text().strip()), signal.SIGKILL)
+    assert rebuild(project, fresh_database_url) == ["import:items"]
+    assert_exact(fresh_database_url, {"items": 5000})
+
+
+def _alive(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie, dead but not yet reaped by init, does not)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(") ")[1][0] != "Z"
+    except (OSError, IndexError):
+        return False
+
+
 def _staged_rows(url: str) -> int:
     """Rows pgloader has committed so far into the staging table (0 before it exists)."""
     with psycopg.connect(url, autocommit=True) as conn:
