@@ -264,8 +264,12 @@ class CopyLoader:
         pending: deque[tuple[Future[_Batch], int]] = deque()
         try:
             for _ in range(streams - 1):
-                extra.append(connect())
+                try:
+                    extra.append(connect())
+                except Exception:   # e.g. max_connections reached: load with fewer streams
+                    break
                 idle.put(extra[-1])
+            streams = 1 + len(extra)
             with ThreadPoolExecutor(max_workers=streams) as pool:
                 try:
                     for batch, line in batches:

@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 
 from csv2pg import db
@@ -168,6 +169,24 @@ def test_parallel_streams_load_every_row_and_keep_rejects_in_file_order(
     assert sent == sorted(sent) and sent[-1] == path.stat().st_size - len("id,qty,note,day\n")
     assert query(database, "SELECT count(*), count(DISTINCT id), sum(id) FROM orders_staging") == [
         (2996, 2996, 3000 * 3001 // 2 - sum(bad))]
+
+
+def test_streams_the_server_refuses_leave_the_load_to_the_others(database: db.Database, tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    # A server at max_connections refuses the extra connections: the loader's own loads it all.
+    monkeypatch.setattr(copy_engine, "RAW_BATCH_BYTES", 4096)
+    path = orders_file(tmp_path / "orders.csv", 500)
+
+    def refused() -> Any:
+        raise psycopg.OperationalError("sorry, too many clients already")
+
+    with db.connected(database) as conn:
+        copy_engine.create_staging(conn, "public", "orders_staging", ORDERS["columns"])
+        loader = copy_engine.CopyLoader(conn, "public", "orders_staging", ORDERS["columns"],
+                                        lambda *_: None)
+        loader.load_raw(path, detect_dialect(path, DialectOverrides()), streams=4, connect=refused)
+    assert (loader.result.read, loader.result.imported, loader.result.rejected) == (500, 500, 0)
+    assert query(database, "SELECT count(*) FROM orders_staging") == [(500,)]
 
 
 def test_too_many_rejects_fail_and_keep_the_old_table(database: db.Database, tmp_path: Path) -> None:
