@@ -642,11 +642,29 @@ def run_query(sql: str, path: Path, threads: int | None = None) -> tuple[Any, ..
     with tempfile.TemporaryDirectory(prefix="csv2pg-duckdb-") as spill:
         config: dict[str, Any] = {"threads": threads or os.cpu_count() or 1,
                                   "memory_limit": MEMORY_LIMIT, "temp_directory": spill}
-        with duckdb.connect(config=config) as con:
-            con.execute("SET enable_progress_bar = false")
-            row = con.execute(sql, {"path": str(path)}).fetchone()
+        try:
+            row = _one_row(sql, path, config)
+        except duckdb.OutOfMemoryException:
+            # What DuckDB could not spill (it keeps some buffers in memory): as before the
+            # limit, with the memory it takes, rather than the much slower Python profile.
+            row = _one_row(sql, path, {**config, "memory_limit": f"{_total_memory_mb()}MB"})
+    return row
+
+
+def _one_row(sql: str, path: Path, config: dict[str, Any]) -> tuple[Any, ...]:
+    with duckdb.connect(config=config) as con:
+        con.execute("SET enable_progress_bar = false")
+        row = con.execute(sql, {"path": str(path)}).fetchone()
     assert row is not None
     return tuple(row)
+
+
+def _total_memory_mb() -> int:
+    """80 % of the machine's memory (DuckDB's own default limit)."""
+    try:
+        return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") * 0.8) >> 20
+    except (ValueError, OSError, AttributeError):
+        return 8192
 
 
 def scan(path: Path, dialect: Dialect, n_columns: int, null_tokens: frozenset[str],

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import re
+import tempfile
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -184,26 +189,49 @@ def test_digits_beyond_double_precision_ask_for_the_exact_pass(tmp_path: Path) -
 
 def test_a_scan_over_its_memory_limit_spills_outside_the_working_directory(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Exact distinct counts of a big file spill to a temporary directory of csv2pg's, not
-    to DuckDB's default ``.tmp`` in the user's project, and are still exact."""
+    """Exact distinct counts of a big file spill to a temporary directory of csv2pg's (not
+    to DuckDB's default ``.tmp`` in the user's project) and are still exact."""
     import csv2pg.profile as profile_module
 
-    rows = 1_000_000
+    rows = 3_000_000
     path = tmp_path / "big.csv"
     with path.open("w", encoding="utf-8") as out:
         out.write("id,label\n")
         out.writelines(f"{i},label number {i} padded to make the strings longer\n" for i in range(rows))
         out.write("7,duplicate id\n")
-    monkeypatch.setattr(profile_module, "MEMORY_LIMIT", "150MB")
+    spills: list[str] = []
+    spilled: set[str] = set()
+
+    class Spill(tempfile.TemporaryDirectory[str]):
+        def __init__(self, **kwargs: Any) -> None:
+            super().__init__(**kwargs)
+            spills.append(self.name)
+
+    def watch() -> None:   # DuckDB deletes its spill files as it goes: look while it runs
+        while not done.is_set():
+            for name in list(spills):
+                with contextlib.suppress(OSError):
+                    spilled.update(os.listdir(name))
+            time.sleep(0.005)
+
+    monkeypatch.setattr(profile_module.tempfile, "TemporaryDirectory", Spill)
+    monkeypatch.setattr(profile_module, "MEMORY_LIMIT", "300MB")
+    monkeypatch.chdir(tmp_path)
     sql = (f"SELECT count(DISTINCT c0), count(DISTINCT c1), count(*) "
            f"FROM {profile_module._read_csv(2, dialect())}")
-    default, ours = tmp_path / "default", tmp_path / "ours"
-    default.mkdir()
-    ours.mkdir()
-    monkeypatch.chdir(default)   # DuckDB's own default spills into the working directory
-    with duckdb.connect(config={"threads": 2, "memory_limit": "150MB"}) as con:
-        assert con.execute(sql, {"path": str(path)}).fetchone() == (rows, rows + 1, rows + 1)
-        assert (default / ".tmp").exists()
-    monkeypatch.chdir(ours)
+    done = threading.Event()
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    try:
+        assert profile_module.run_query(sql, path, threads=2) == (rows, rows + 1, rows + 1)
+    finally:
+        done.set()
+        watcher.join()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["big.csv"]
+    assert spilled   # the limit was reached, and DuckDB wrote where it was told
+    # A limit DuckDB cannot work under (it keeps some buffers in memory): asked again without.
+    monkeypatch.setattr(profile_module, "MEMORY_LIMIT", "100MB")
+    with duckdb.connect(config={"threads": 2, "memory_limit": "100MB"}) as con, \
+            pytest.raises(duckdb.OutOfMemoryException):
+        con.execute(sql, {"path": str(path)}).fetchone()
     assert profile_module.run_query(sql, path, threads=2) == (rows, rows + 1, rows + 1)
-    assert list(ours.iterdir()) == []
