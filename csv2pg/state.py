@@ -22,6 +22,7 @@ from typing import Any
 
 import psycopg
 from psycopg import sql
+from psycopg.types.json import Jsonb
 
 STATE_SCHEMA = "csv2pg"
 STATE_TABLE = "tables"
@@ -43,8 +44,11 @@ CREATE TABLE IF NOT EXISTS csv2pg.tables (
     imported_at     timestamptz NOT NULL DEFAULT now(),
     csv2pg_version  text NOT NULL,
     project         text NOT NULL DEFAULT '',
+    source          jsonb,
     PRIMARY KEY (db_schema, table_name)
 )"""
+# Columns added since the first version of the table, added to an older one when it is met.
+_ADDED = {"source": "jsonb"}
 _COMMENT = ("what csv2pg loaded into this database, one row per table it created "
             "(the row is its ownership mark); written in the transaction that swaps the table in")
 
@@ -75,6 +79,9 @@ class TableRecord:
     imported_at: datetime
     csv2pg_version: str
     project: str = ""
+    # mode = "append": the file's bytes, hash, records and last byte at that import
+    # (``modes.ModePlan.source_stamp``), so that a fresh clone appends too; else None.
+    source: dict[str, Any] | None = None
 
     @property
     def qualified(self) -> str:
@@ -92,8 +99,14 @@ def state_exists(conn: psycopg.Connection[Any]) -> bool:
 
 
 def ensure_state_table(conn: psycopg.Connection[Any]) -> None:
-    """Create ``csv2pg.tables`` unless it exists; call inside a transaction."""
+    """Create ``csv2pg.tables`` unless it exists (or add the columns an older one lacks);
+    call inside a transaction."""
     if state_exists(conn):
+        for name, ddl_type in _ADDED.items():
+            if conn.execute("SELECT 1 FROM pg_attribute WHERE attrelid = 'csv2pg.tables'::regclass "
+                            "AND attname = %s AND NOT attisdropped", (name,)).fetchone() is None:
+                conn.execute(sql.SQL("ALTER TABLE csv2pg.tables ADD COLUMN IF NOT EXISTS {} {}").format(
+                    sql.Identifier(name), sql.SQL(ddl_type)))
         return
     conn.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_KEY,))
     if state_exists(conn):   # another build created it while we waited
@@ -113,13 +126,16 @@ def read_records(conn: psycopg.Connection[Any]) -> dict[tuple[str, str], TableRe
         "SELECT db_schema, table_name, table_oid::bigint, "
         "to_regclass(format('%I.%I', db_schema, table_name))::oid::bigint, csv_hash, schema_hash, "
         "load_hash, engine, rows, rejects, started_at, duration_s, imported_at, csv2pg_version, "
-        "project FROM csv2pg.tables ORDER BY db_schema, table_name").fetchall()
+        # to_jsonb: NULL rather than an error where an older table lacks the column
+        "project, to_jsonb(t) -> 'source' FROM csv2pg.tables AS t "
+        "ORDER BY db_schema, table_name").fetchall()
     records = {}
     for row in rows:
         record = TableRecord(str(row[0]), str(row[1]), int(row[2]),
                              None if row[3] is None else int(row[3]), str(row[4]), str(row[5]),
                              str(row[6]), str(row[7]), int(row[8]), int(row[9]), row[10],
-                             float(row[11]), row[12], str(row[13]), str(row[14]))
+                             float(row[11]), row[12], str(row[13]), str(row[14]),
+                             row[15] if isinstance(row[15], dict) else None)
         records[(record.db_schema, record.table)] = record
     return records
 
@@ -129,7 +145,8 @@ def record_import(conn: psycopg.Connection[Any], db_schema: str, table: str,
     """Insert or replace the row for ``db_schema.table`` (which must exist: its oid is kept).
 
     ``details``: csv, schema, load (hashes), rows, rejects, engine, started_at (a datetime or
-    an ISO 8601 text), and optionally project (``project.name``).
+    an ISO 8601 text), and optionally project (``project.name``) and source (append's facts
+    of the file, ``TableRecord.source``).
     """
     ensure_state_table(conn)
     started = details["started_at"]
@@ -138,20 +155,23 @@ def record_import(conn: psycopg.Connection[Any], db_schema: str, table: str,
     duration = max(0.0, (datetime.now(UTC) - started).total_seconds())
     conn.execute(
         "INSERT INTO csv2pg.tables AS t (db_schema, table_name, table_oid, csv_hash, schema_hash, "
-        "load_hash, engine, rows, rejects, started_at, duration_s, imported_at, csv2pg_version, project) "
+        "load_hash, engine, rows, rejects, started_at, duration_s, imported_at, csv2pg_version, "
+        "project, source) "
         "VALUES (%(schema)s, %(table)s, to_regclass(format('%%I.%%I', %(schema)s::text, "
         "%(table)s::text))::oid, %(csv)s, %(schema_hash)s, %(load)s, %(engine)s, %(rows)s, "
-        "%(rejects)s, %(started)s, %(duration)s, now(), %(version)s, %(project)s) "
+        "%(rejects)s, %(started)s, %(duration)s, now(), %(version)s, %(project)s, %(source)s) "
         "ON CONFLICT (db_schema, table_name) DO UPDATE SET table_oid = EXCLUDED.table_oid, "
         "csv_hash = EXCLUDED.csv_hash, schema_hash = EXCLUDED.schema_hash, "
         "load_hash = EXCLUDED.load_hash, engine = EXCLUDED.engine, rows = EXCLUDED.rows, "
         "rejects = EXCLUDED.rejects, started_at = EXCLUDED.started_at, "
         "duration_s = EXCLUDED.duration_s, imported_at = now(), "
-        "csv2pg_version = EXCLUDED.csv2pg_version, project = EXCLUDED.project",
+        "csv2pg_version = EXCLUDED.csv2pg_version, project = EXCLUDED.project, "
+        "source = EXCLUDED.source",
         {"schema": db_schema, "table": table, "csv": details["csv"], "schema_hash": details["schema"],
          "load": details["load"], "engine": details["engine"], "rows": int(details["rows"]),
          "rejects": int(details["rejects"]), "started": started, "duration": round(duration, 3),
-         "version": csv2pg_version(), "project": str(details.get("project") or "")})
+         "version": csv2pg_version(), "project": str(details.get("project") or ""),
+         "source": Jsonb(details["source"]) if details.get("source") else None})
 
 
 def forget(conn: psycopg.Connection[Any], db_schema: str, table: str) -> None:

@@ -124,7 +124,7 @@ def build_import(*, table_name: str, table_schema: dict[str, Any], sample: dict[
         _run_sql(lambda: drop_table(conn, db_schema, staging), database, table_name,
                  f"cannot drop the old staging table {staging!r}")
         identity = connection_identity(conn)
-        plan = modes.check_live(conn, plan, db_schema, live)
+        plan = modes.check_live(conn, plan, db_schema, live, hash_value(table_schema))
 
     try:
         if engine == "copy":
@@ -156,6 +156,7 @@ def build_import(*, table_name: str, table_schema: dict[str, Any], sample: dict[
         rejects.close()
 
     expected = plan.expected_rows(rows)
+    source = plan.source_stamp(rows)
     with connected(database) as conn:
         try:
             loaded = count_rows(conn, db_schema, staging)
@@ -163,7 +164,7 @@ def build_import(*, table_name: str, table_schema: dict[str, Any], sample: dict[
             if problem is None:
                 record = {"csv": csv_hash, "schema": hash_value(table_schema), "load": load_hash,
                           "rows": loaded, "rejects": outcome.rejected, "engine": engine,
-                          "started_at": started_at,
+                          "started_at": started_at, "source": source,
                           "project": swap_options.project if swap_options else ""}
                 if plan.merge:
                     modes.merge_in(conn, plan, db_schema, staging, live, table_schema)
@@ -208,7 +209,7 @@ def build_import(*, table_name: str, table_schema: dict[str, Any], sample: dict[
         "duration_s": round(time.monotonic() - clock, 3),
         "csv2pg_version": csv2pg_version(),
         "mode": plan.mode,
-        "source": plan.source_stamp(rows),
+        "source": source,
     }
     if outcome.rejected:
         stamp["rejects_file"] = REJECTS_NAME

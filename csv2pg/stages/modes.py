@@ -34,6 +34,7 @@ from csv2pg.artifacts import try_read_artifact
 from csv2pg.db import table_exists
 from csv2pg.errors import DataError
 from csv2pg.hashing import hash_value
+from csv2pg.state import read_records
 
 MODES = ("replace", "append", "upsert")
 _BLOCK = 1 << 20
@@ -97,6 +98,12 @@ def plan_mode(mode: str, stamp_path: Path, files: Sequence[Path], table_schema: 
     if schema_changed:
         return replace(full, notice="the table schema changed since the last import, so "
                                     "csv2pg reloaded every row")
+    return _append_after(full, file, before)
+
+
+def _append_after(full: ModePlan, file: Path, before: dict[str, Any]) -> ModePlan:
+    """Append what follows the part of ``file`` an earlier import loaded (``before``: its
+    ``source_stamp``), or ``full`` with the reason when that part changed."""
     old_bytes, old_hash = int(before["bytes"]), str(before["hash"])
     if not before.get("ends_with_newline", False):
         return replace(full, notice="the file did not end with a line break at the last "
@@ -109,15 +116,26 @@ def plan_mode(mode: str, stamp_path: Path, files: Sequence[Path], table_schema: 
     return replace(full, merge=True, skip_bytes=old_bytes, skip_records=int(before["records"]))
 
 
-def check_live(conn: psycopg.Connection[Any], plan: ModePlan, db_schema: str, live: str) -> ModePlan:
-    """A merge into a table that is not there becomes a full load."""
+def check_live(conn: psycopg.Connection[Any], plan: ModePlan, db_schema: str, live: str,
+               schema_hash: str) -> ModePlan:
+    """A merge into a table that is not there becomes a full load. An append with no stamp
+    in the build directory (a fresh clone) asks the database's record of the table
+    (``state.TableRecord.source``) what the last import loaded."""
     if plan.merge and not table_exists(conn, db_schema, live):
         return replace(plan, merge=False, skip_bytes=0, skip_records=0, notice=(
             f"{db_schema}.{live} did not exist, so csv2pg loaded every row"))
     if plan.first and table_exists(conn, db_schema, live):
+        record = read_records(conn).get((db_schema, live))
+        if record is not None and record.present and record.source and plan.file is not None:
+            if record.schema_hash != schema_hash:
+                return replace(plan, first=False, notice=(
+                    "the table schema changed since the last import, so csv2pg reloaded "
+                    "every row"))
+            return replace(_append_after(plan, plan.file, record.source), first=False)
         return replace(plan, notice=(
-            "the build directory holds no record of an earlier append (its import.json), so "
-            f"csv2pg cannot tell which rows {db_schema}.{live} has and loaded every row"))
+            f"neither the build directory nor the database holds a record of an earlier "
+            f"append to {db_schema}.{live}, so csv2pg cannot tell which rows it has and "
+            "loaded every row"))
     return plan
 
 

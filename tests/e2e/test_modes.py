@@ -65,13 +65,23 @@ def test_append_loads_only_the_new_rows(database: db.Database, tmp_path: Path, e
     assert query(database, "SELECT id, name, qty FROM items ORDER BY id")[0] == (1, "A", 10)
     assert query(database, "SELECT count(*) FROM items") == [(6,)]
 
-    # A fresh clone has no stamp to compare with: every row, no duplicate, said plainly.
+    # A fresh clone has no stamp: the database's record of the table says what was loaded.
     (work / "import.json").unlink()
     with path.open("a", encoding="utf-8") as handle:
         handle.write("7,g,70\n")
     stamp = load(database, work, ITEMS, path, 7, engine, "append")
-    assert stamp["notice"].startswith("the build directory holds no record of an earlier append")
+    assert (stamp["rows"], stamp["loaded"], "notice" in stamp) == (7, 1, False)
     assert query(database, "SELECT count(*), count(DISTINCT id) FROM items") == [(7, 7)]
+
+    # No record anywhere (a table csv2pg loaded in replace mode): every row, said plainly.
+    (work / "import.json").unlink()
+    query(database, "UPDATE csv2pg.tables SET source = NULL WHERE table_name = 'items' RETURNING 1")
+    with path.open("a", encoding="utf-8") as handle:
+        handle.write("8,h,80\n")
+    stamp = load(database, work, ITEMS, path, 8, engine, "append")
+    assert stamp["notice"].startswith("neither the build directory nor the database holds a record")
+    assert (stamp["rows"], "loaded" in stamp) == (8, False)
+    assert query(database, "SELECT count(*), count(DISTINCT id) FROM items") == [(8, 8)]
 
 
 def test_append_with_a_bad_new_row_keeps_the_table(database: db.Database, tmp_path: Path) -> None:
