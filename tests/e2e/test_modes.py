@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from csv2pg import db
+from csv2pg import db, state
 from csv2pg.artifacts import write_artifact
 from csv2pg.errors import DataError
 from tests.e2e.test_copy import copy_import
@@ -82,6 +82,24 @@ def test_append_loads_only_the_new_rows(database: db.Database, tmp_path: Path, e
     assert stamp["notice"].startswith("neither the build directory nor the database holds a record")
     assert (stamp["rows"], "loaded" in stamp) == (8, False)
     assert query(database, "SELECT count(*), count(DISTINCT id) FROM items") == [(8, 8)]
+
+
+def test_a_state_table_of_an_older_csv2pg_gets_the_source_column(database: db.Database,
+                                                                  tmp_path: Path) -> None:
+    # csv2pg.tables as the first version created it (no source column): adopted as it is.
+    old_ddl = state._DDL.replace("    source          jsonb,\n", "")
+    assert "source" not in old_ddl
+    with db.connected(database) as conn:
+        conn.execute("CREATE SCHEMA csv2pg")
+        conn.execute(old_ddl)
+    path = write_rows(tmp_path / "items.csv", ["1,a,10"])
+    work = tmp_path / "items"
+    load(database, work, ITEMS, path, 1, "copy", "append")
+    (work / "import.json").unlink()   # a fresh clone: only the database remembers
+    with path.open("a", encoding="utf-8") as handle:
+        handle.write("2,b,20\n")
+    stamp = load(database, work, ITEMS, path, 2, "copy", "append")
+    assert (stamp["rows"], stamp["loaded"], "notice" in stamp) == (2, 1, False)
 
 
 def test_append_with_a_bad_new_row_keeps_the_table(database: db.Database, tmp_path: Path) -> None:
