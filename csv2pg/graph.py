@@ -447,7 +447,10 @@ def run_load(ctx: BuildContext, table: TableSettings) -> Any:
         schema = read_artifact("table", schema_path(ctx.project, table.name))
         sample = read_artifact("sample", sample_path(ctx.project, table.name))
         inputs = load_inputs_hash(ctx, table)
-        reason = needs_normalizing(Dialect.from_dict(sample["dialect"]), table.files)
+        # The profile scanned the file for this while DuckDB read it (sample.py); older
+        # sample.json files do not say.
+        reason = (sample["needs_normalizing"] if "needs_normalizing" in sample
+                  else needs_normalizing(Dialect.from_dict(sample["dialect"]), table.files))
         load_text, script_text = build_load(schema, sample["dialect"], sample["rows"],
                                             staging_name(table.table), normalized=reason)
         atomic_write_text(load_path(ctx.project, table.name), f"{INPUTS_PREFIX}{inputs}\n{load_text}")

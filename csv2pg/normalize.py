@@ -83,11 +83,15 @@ def pgloader_encoding(python_codec: str) -> str:
                     hint="convert the file to UTF-8, or use the built-in engine (engine = \"copy\")")
 
 
-def needs_normalizing(dialect: Dialect, files: Sequence[Path]) -> str | None:
+def needs_normalizing(dialect: Dialect, files: Sequence[Path], *,
+                      encoding_checked: bool = False) -> str | None:
     """Why pgloader cannot read ``files`` directly with ``dialect``, or None when it can.
 
     Cheap checks first (file count, compression, encoding, dialect); only when those pass is
     the file scanned once for line ends and quotes pgloader would misread.
+    ``encoding_checked``: every byte is known to be valid in the encoding (DuckDB read the
+    whole file with it), so an ASCII-compatible file is scanned without decoding it (about
+    twice as fast).
     """
     if len(files) != 1:
         return f"the table has {len(files)} files and pgloader reads one"
@@ -115,11 +119,22 @@ def needs_normalizing(dialect: Dialect, files: Sequence[Path]) -> str | None:
     if dialect.quotechar not in (None, '"'):
         # pgloader escapes any quote character only as the sequences "" or \" (tech.md 3.1).
         return f"its quote character is {dialect.quotechar}"
-    return _scan(path, dialect)
+    raw = (encoding_checked and codecs.lookup(dialect.encoding).name in ASCII_COMPATIBLE
+           and (dialect.delimiter + (dialect.quotechar or "")).isascii())
+    return _scan(path, dialect, raw=raw)
 
 
-def _scan(path: Path, dialect: Dialect) -> str | None:
-    """Line ends, blank lines and quotes pgloader would misread, found in one pass."""
+# Encodings in which every ASCII byte is that character and no other character holds one.
+ASCII_COMPATIBLE = {"utf-8", "utf-8-sig", "ascii", "latin-1", "iso8859-1", "iso8859-15", "cp1252"}
+
+
+def _scan(path: Path, dialect: Dialect, *, raw: bool = False) -> str | None:
+    """Line ends, blank lines and quotes pgloader would misread, found in one pass.
+
+    ``raw``: the bytes read as Latin-1 (no decoding work; every check looks at ASCII
+    characters only, and the bytes of other characters are never ASCII in an
+    ``ASCII_COMPATIBLE`` encoding), for a file whose encoding is known to be valid.
+    """
     stray_cr = re.compile(r"\r" if dialect.line_terminator == "\n" else r"\r(?!\n)")
     mid_quote = None
     if dialect.quotechar is not None:
@@ -145,10 +160,14 @@ def _scan(path: Path, dialect: Dialect) -> str | None:
                                 flags=re.MULTILINE)
     tail = ""
     first = True
+    utf8 = codecs.lookup(dialect.encoding).name in ("utf-8", "utf-8-sig")
     try:
-        with open(path, encoding=dialect.encoding, errors="strict", newline="") as handle:
+        with (open(path, encoding="latin-1", newline="") if raw else
+              open(path, encoding=dialect.encoding, errors="strict", newline="")) as handle:
             while True:
                 block = handle.read(SCAN_BLOCK)
+                if raw and first and utf8:
+                    block = block.removeprefix(codecs.BOM_UTF8.decode("latin-1"))
                 buffer = tail + block
                 final = not block
                 stray = stray_cr.search(buffer)

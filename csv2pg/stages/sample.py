@@ -42,10 +42,12 @@ that cannot be read at all raises ``DataError``.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import itertools
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Literal, NamedTuple
 
@@ -64,6 +66,7 @@ from csv2pg.dialect import Dialect, detect_dialect, open_records, read_header
 from csv2pg.errors import DataError
 from csv2pg.formatscan import FormatStats, fact_query, scan_formats
 from csv2pg.identifiers import unique_identifiers
+from csv2pg.normalize import needs_normalizing
 from csv2pg.records import reader_options
 from csv2pg.settings import TableSettings
 
@@ -542,20 +545,28 @@ def _profile(table: TableSettings, csv_hash: str, options_hash: str,
     found: list[dict[str, Any]] | None = None
     known: Facts | None = None
     problems: list[dict[str, Any]] = []
-    if use_duckdb:
-        try:
-            rows, found, known = _duckdb_columns(path, dialect, headers, null_tokens, sample, sampled)
-        except profile.Unsupported:
-            found = None
-    if found is None:
-        rows, stats, checks = _python_columns(files, dialect, headers, null_tokens, sample)
-        found = [{**s.as_dict(0, "", ""), "values": list(sampled[i].values)}
-                 for i, s in enumerate(stats)]
-        problems = checks.problems(table.name)
+    normalizing: Future[str | None] | None = None
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        if use_duckdb:
+            # What the load step asks (whether pgloader needs a normalized copy), answered
+            # while DuckDB reads the file (it runs without the GIL) instead of in a pass of
+            # its own; DuckDB checks every byte's encoding, so no decoding is needed.
+            normalizing = pool.submit(needs_normalizing, dialect, files, encoding_checked=True)
+            try:
+                rows, found, known = _duckdb_columns(path, dialect, headers, null_tokens, sample,
+                                                     sampled)
+            except profile.Unsupported:
+                found = None
+        if found is None:
+            rows, stats, checks = _python_columns(files, dialect, headers, null_tokens, sample)
+            found = [{**s.as_dict(0, "", ""), "values": list(sampled[i].values)}
+                     for i, s in enumerate(stats)]
+            problems = checks.problems(table.name)
+            normalizing = None   # the encoding was not checked by DuckDB after all
     if not problems:
         _add_exact_facts(files, dialect, headers, null_tokens, sample, found, duckdb_path=use_duckdb,
                          known=known)
-    return {
+    doc = {
         "table": table.name,
         "inputs": {"csv": csv_hash, "options": options_hash},
         "dialect": dialect.as_dict(),
@@ -564,4 +575,8 @@ def _profile(table: TableSettings, csv_hash: str, options_hash: str,
                     for i in range(len(headers))],
         "problems": problems,
     }
+    with contextlib.suppress(DataError):   # the load step asks again and says what went wrong
+        doc["needs_normalizing"] = (normalizing.result() if normalizing is not None
+                                    else needs_normalizing(dialect, files))
+    return doc
 

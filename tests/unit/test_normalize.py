@@ -34,7 +34,7 @@ def test_a_plain_file_is_read_directly(tmp_path: Path) -> None:
     assert needs_normalizing(dialect(line_terminator="\r\n"), [crlf]) is None
 
 
-@pytest.mark.parametrize(("data", "changes", "reason"), [
+CASES = [
     (PLAIN, {"encoding": "utf-16-le"}, "the file is UTF-16-LE"),
     (PLAIN, {"encoding": "utf-16"}, "the file is UTF-16"),
     (PLAIN, {"encoding": "mac-greek"}, "pgloader 3.6 cannot read the encoding mac-greek"),
@@ -58,11 +58,29 @@ def test_a_plain_file_is_read_directly(tmp_path: Path) -> None:
     (b"id,name\n1,a\n\n2,b\n", {}, "it has blank lines"),
     (b"\nid,name\n1,a\n", {}, "it has blank lines"),
     (b"id,name\n1,\xff\n", {}, "it has bytes that are not valid utf-8"),
-])
+]
+
+
+@pytest.mark.parametrize(("data", "changes", "reason"), CASES)
 def test_what_pgloader_cannot_read(tmp_path: Path, data: bytes, changes: dict[str, object],
                                    reason: str) -> None:
     found = needs_normalizing(dialect(**changes), [write(tmp_path, "a.csv", data)])
     assert found is not None and found.startswith(reason)
+
+
+@pytest.mark.parametrize(("data", "changes"), [
+    *((data, changes) for data, changes, _ in CASES if b"\xff" not in data),
+    (PLAIN, {}), (b"\xef\xbb\xbf" + PLAIN, {}), (b'\xef\xbb\xbf"id",name\n"1",a\n', {}),
+    ('id,name\n1,"Genève"\n2,"é"\n3,ü"x"\n'.encode(), {}),
+    ('id;name\r\n1;"Zürich "\r\n'.encode("cp1252"), {"encoding": "cp1252", "delimiter": ";",
+                                                      "line_terminator": "\r\n"}),
+    ('id,name\n1,"«a»"\n'.encode("latin-1"), {"encoding": "latin-1"}),
+])
+def test_a_file_whose_encoding_was_checked_is_scanned_without_decoding_alike(
+        tmp_path: Path, data: bytes, changes: dict[str, object]) -> None:
+    path = write(tmp_path, "a.csv", data)
+    assert needs_normalizing(dialect(**changes), [path], encoding_checked=True) == \
+        needs_normalizing(dialect(**changes), [path])
 
 
 def test_compressed_and_several_files(tmp_path: Path) -> None:
@@ -109,3 +127,10 @@ def test_write_normalized_applies_the_transform_and_skips_loaded_records(tmp_pat
     # The line map still points at the source lines of the records written.
     assert source_line(out, 1) == (source, 3)
     assert source_line(out, 2) == (source, 4)
+
+
+def test_a_checked_encoding_is_not_decoded_again(tmp_path: Path) -> None:
+    # The caller vouches for the bytes (DuckDB read them all): they are not decoded again.
+    bad = write(tmp_path, "a.csv", b"id,name\n1,\xff\n")
+    assert needs_normalizing(dialect(), [bad]) == "it has bytes that are not valid utf-8"
+    assert needs_normalizing(dialect(), [bad], encoding_checked=True) is None

@@ -435,3 +435,31 @@ def test_formats_and_unique_are_proven_in_the_main_scan(tmp_path: Path,
     expected = build_sample(table, HASH, HASH)
     monkeypatch.setattr(sample_stage, "scan_formats", no_second_pass)
     assert build_sample(table, HASH, HASH) == expected
+
+
+@pytest.mark.parametrize(("middle", "reason"), [
+    ("7,plain", None),
+    ('7,say "hi"', "it has quote characters in the middle of a value"),
+    ("7,a\n\n8,b", "it has blank lines"),
+])
+def test_the_profile_says_whether_pgloader_needs_a_normalized_copy(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, middle: str, reason: str | None) -> None:
+    """Found while DuckDB reads the file (without decoding it again), as the load step's
+    own scan would, so that the load step need not read the file at all."""
+    path = tmp_path / "long.csv"
+    rows = [f"{i},name {i}" for i in range(1, 5001)]
+    rows[2500] = middle
+    path.write_text("id,name\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    scans: list[bool] = []
+    real = sample_stage.needs_normalizing
+
+    def spy(*args: Any, **kwargs: Any) -> str | None:
+        scans.append(bool(kwargs.get("encoding_checked")))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(sample_stage, "needs_normalizing", spy)
+    duck = build_sample(table_for(path), HASH, HASH)
+    python = build_sample(table_for(path), HASH, HASH, engine="python")
+    assert duck["needs_normalizing"] == python["needs_normalizing"] == reason
+    assert scans == [True, False]   # DuckDB's profile vouches for the encoding; Python's decodes
+    assert validation_errors("sample", {**duck, "schema_version": 1}) == []
