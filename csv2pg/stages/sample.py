@@ -75,7 +75,6 @@ HEAD_ROWS = 1000  # records at the start of the file in the sample
 STRATA = 2000  # evenly spaced byte offsets sampled after the head
 STRATUM_PROBE_BYTES = 1 << 12  # read first at each offset
 STRATUM_BYTES = 1 << 16  # read where the probe is too short; longer records are not sampled there
-STRATA_REPEATS = 2  # repeated values in the strata of a column still guessed unique
 
 
 
@@ -308,14 +307,14 @@ def _duckdb_columns(path: Path, dialect: Dialect, headers: list[str],
 
 def _unique_guesses(sample: Sample, n_columns: int, null_tokens: frozenset[str]) -> list[int]:
     """The columns whose sampled values are all different: those worth an exact
-    ``count(DISTINCT)`` in the main scan. The head must have no repeated value; the strata
-    (which may land on a record of the head, or twice on one long record) at most
-    ``STRATA_REPEATS``."""
+    ``count(DISTINCT)`` in the main scan (a wrong guess costs time and memory, a missed one
+    a pass of its own later). The head and the strata are looked at apart: a stratum may
+    land on a record of the head."""
     guesses = []
     for i in range(n_columns):
         head = [f[i] for _, f in sample.head if i < len(f) and f[i] != "" and f[i] not in null_tokens]
         strata = [f[i] for f in sample.strata if i < len(f) and f[i] != "" and f[i] not in null_tokens]
-        if head and len(set(head)) == len(head) and len(strata) - len(set(strata)) <= STRATA_REPEATS:
+        if head and len(set(head)) == len(head) and len(set(strata)) == len(strata):
             guesses.append(i)
     return guesses
 
