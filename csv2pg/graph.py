@@ -447,10 +447,10 @@ def run_load(ctx: BuildContext, table: TableSettings) -> Any:
         schema = read_artifact("table", schema_path(ctx.project, table.name))
         sample = read_artifact("sample", sample_path(ctx.project, table.name))
         inputs = load_inputs_hash(ctx, table)
-        # The profile scanned the file for this while DuckDB read it (sample.py); older
-        # sample.json files do not say.
-        reason = (sample["needs_normalizing"] if "needs_normalizing" in sample
-                  else needs_normalizing(Dialect.from_dict(sample["dialect"]), table.files))
+        # sample:T read every byte of these files with this encoding (it fails on any that
+        # is not valid), so the scan need not decode them again.
+        reason = needs_normalizing(Dialect.from_dict(sample["dialect"]), table.files,
+                                   encoding_checked=True)
         load_text, script_text = build_load(schema, sample["dialect"], sample["rows"],
                                             staging_name(table.table), normalized=reason)
         atomic_write_text(load_path(ctx.project, table.name), f"{INPUTS_PREFIX}{inputs}\n{load_text}")

@@ -89,9 +89,9 @@ def needs_normalizing(dialect: Dialect, files: Sequence[Path], *,
 
     Cheap checks first (file count, compression, encoding, dialect); only when those pass is
     the file scanned once for line ends and quotes pgloader would misread.
-    ``encoding_checked``: every byte is known to be valid in the encoding (DuckDB read the
-    whole file with it), so an ASCII-compatible file is scanned without decoding it (about
-    twice as fast).
+    ``encoding_checked``: every byte is known to be valid in the encoding (the profile read
+    the whole file with it, and fails on a byte that is not), so an ASCII-compatible file is
+    scanned without decoding it (about twice as fast).
     """
     if len(files) != 1:
         return f"the table has {len(files)} files and pgloader reads one"

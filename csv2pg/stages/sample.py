@@ -42,12 +42,10 @@ that cannot be read at all raises ``DataError``.
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import io
 import itertools
 from collections.abc import Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Literal, NamedTuple
 
@@ -66,12 +64,12 @@ from csv2pg.dialect import Dialect, detect_dialect, open_records, read_header
 from csv2pg.errors import DataError
 from csv2pg.formatscan import FormatStats, fact_query, scan_formats
 from csv2pg.identifiers import unique_identifiers
-from csv2pg.normalize import needs_normalizing
 from csv2pg.records import reader_options
 from csv2pg.settings import TableSettings
 
 MAX_COLUMNS = 1600  # PostgreSQL's limit on columns in a table
 HEAD_ROWS = 1000  # records at the start of the file in the sample
+MERGED_DISTINCT_VALUES = 1_000_000  # exact distinct counts in the main scan, at most (values)
 STRATA = 2000  # evenly spaced byte offsets sampled after the head
 STRATUM_PROBE_BYTES = 1 << 12  # read first at each offset
 STRATUM_BYTES = 1 << 16  # read where the probe is too short; longer records are not sampled there
@@ -272,7 +270,7 @@ def _duckdb_columns(path: Path, dialect: Dialect, headers: list[str],
     values = _sampled_values(sample, n, null_tokens)
     wanted = {i: found for i, proposal in enumerate(proposals)
               if proposal is None and (found := formats.propose(values[i], dialect.delimiter))}
-    facts = fact_query(null_tokens, wanted, _unique_guesses(sample, n, null_tokens))
+    facts = fact_query(null_tokens, wanted, _unique_guesses(sample, n, null_tokens, path))
     # Each column reads as NULL the tokens its sample showed; the others are counted
     # together, and a column that has some is scanned again with every token.
     seen = [frozenset(s.tokens) for s in sampled]
@@ -305,18 +303,29 @@ def _duckdb_columns(path: Path, dialect: Dialect, headers: list[str],
     return rows, columns, facts.read(fact_values)
 
 
-def _unique_guesses(sample: Sample, n_columns: int, null_tokens: frozenset[str]) -> list[int]:
+def _unique_guesses(sample: Sample, n_columns: int, null_tokens: frozenset[str],
+                    path: Path) -> list[int]:
     """The columns whose sampled values are all different: those worth an exact
     ``count(DISTINCT)`` in the main scan (a wrong guess costs time and memory, a missed one
     a pass of its own later). The head and the strata are looked at apart: a stratum may
-    land on a record of the head."""
-    guesses = []
+    land on a record of the head.
+
+    Only while the values to count stay under ``MERGED_DISTINCT_VALUES`` (rows estimated
+    from the head's record length): DuckDB's distinct counts next to the scan's other
+    aggregates slow the whole scan down more than a pass of their own costs on big files
+    (bench/profile.py, 1 GB with two unique columns: the profile took 1.8 s longer merged).
+    """
+    if not sample.head:
+        return []
+    record_bytes = sum(len(",".join(f)) + 1 for _, f in sample.head) / len(sample.head)
+    rows = path.stat().st_size / max(record_bytes, 1.0)
+    guesses: list[int] = []
     for i in range(n_columns):
         head = [f[i] for _, f in sample.head if i < len(f) and f[i] != "" and f[i] not in null_tokens]
         strata = [f[i] for f in sample.strata if i < len(f) and f[i] != "" and f[i] not in null_tokens]
         if head and len(set(head)) == len(head) and len(set(strata)) == len(strata):
             guesses.append(i)
-    return guesses
+    return guesses if rows * len(guesses) <= MERGED_DISTINCT_VALUES else []
 
 
 def _counted_profile(rows: int, counts: profile.ColumnCounts, sampled: ColumnStats,
@@ -544,28 +553,20 @@ def _profile(table: TableSettings, csv_hash: str, options_hash: str,
     found: list[dict[str, Any]] | None = None
     known: Facts | None = None
     problems: list[dict[str, Any]] = []
-    normalizing: Future[str | None] | None = None
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        if use_duckdb:
-            # What the load step asks (whether pgloader needs a normalized copy), answered
-            # while DuckDB reads the file (it runs without the GIL) instead of in a pass of
-            # its own; DuckDB checks every byte's encoding, so no decoding is needed.
-            normalizing = pool.submit(needs_normalizing, dialect, files, encoding_checked=True)
-            try:
-                rows, found, known = _duckdb_columns(path, dialect, headers, null_tokens, sample,
-                                                     sampled)
-            except profile.Unsupported:
-                found = None
-        if found is None:
-            rows, stats, checks = _python_columns(files, dialect, headers, null_tokens, sample)
-            found = [{**s.as_dict(0, "", ""), "values": list(sampled[i].values)}
-                     for i, s in enumerate(stats)]
-            problems = checks.problems(table.name)
-            normalizing = None   # the encoding was not checked by DuckDB after all
+    if use_duckdb:
+        try:
+            rows, found, known = _duckdb_columns(path, dialect, headers, null_tokens, sample, sampled)
+        except profile.Unsupported:
+            found = None
+    if found is None:
+        rows, stats, checks = _python_columns(files, dialect, headers, null_tokens, sample)
+        found = [{**s.as_dict(0, "", ""), "values": list(sampled[i].values)}
+                 for i, s in enumerate(stats)]
+        problems = checks.problems(table.name)
     if not problems:
         _add_exact_facts(files, dialect, headers, null_tokens, sample, found, duckdb_path=use_duckdb,
                          known=known)
-    doc = {
+    return {
         "table": table.name,
         "inputs": {"csv": csv_hash, "options": options_hash},
         "dialect": dialect.as_dict(),
@@ -574,8 +575,4 @@ def _profile(table: TableSettings, csv_hash: str, options_hash: str,
                     for i in range(len(headers))],
         "problems": problems,
     }
-    with contextlib.suppress(DataError):   # the load step asks again and says what went wrong
-        doc["needs_normalizing"] = (normalizing.result() if normalizing is not None
-                                    else needs_normalizing(dialect, files))
-    return doc
 

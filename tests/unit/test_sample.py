@@ -10,6 +10,7 @@ import pytest
 from csv2pg.artifacts import canonical_json, validation_errors
 from csv2pg.colstats import DistinctSketch, double_text, value_facts
 from csv2pg.errors import Csv2pgError, DataError
+from csv2pg.formatscan import scan_formats
 from csv2pg.settings import DialectOverrides, TableSettings
 from csv2pg.stages import sample as sample_stage
 from csv2pg.stages.infer import build_chunk_types, chunk_plan
@@ -436,30 +437,14 @@ def test_formats_and_unique_are_proven_in_the_main_scan(tmp_path: Path,
     monkeypatch.setattr(sample_stage, "scan_formats", no_second_pass)
     assert build_sample(table, HASH, HASH) == expected
 
+    # Past MERGED_DISTINCT_VALUES the distinct counts take a pass of their own, same answers.
+    passes: list[list[int]] = []
 
-@pytest.mark.parametrize(("middle", "reason"), [
-    ("7,plain", None),
-    ('7,say "hi"', "it has quote characters in the middle of a value"),
-    ("7,a\n\n8,b", "it has blank lines"),
-])
-def test_the_profile_says_whether_pgloader_needs_a_normalized_copy(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, middle: str, reason: str | None) -> None:
-    """Found while DuckDB reads the file (without decoding it again), as the load step's
-    own scan would, so that the load step need not read the file at all."""
-    path = tmp_path / "long.csv"
-    rows = [f"{i},name {i}" for i in range(1, 5001)]
-    rows[2500] = middle
-    path.write_text("id,name\n" + "\n".join(rows) + "\n", encoding="utf-8")
-    scans: list[bool] = []
-    real = sample_stage.needs_normalizing
+    def second_pass(*args: Any, **kwargs: Any) -> Any:
+        passes.append(sorted(args[5]))
+        return scan_formats(*args, **kwargs)
 
-    def spy(*args: Any, **kwargs: Any) -> str | None:
-        scans.append(bool(kwargs.get("encoding_checked")))
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(sample_stage, "needs_normalizing", spy)
-    duck = build_sample(table_for(path), HASH, HASH)
-    python = build_sample(table_for(path), HASH, HASH, engine="python")
-    assert duck["needs_normalizing"] == python["needs_normalizing"] == reason
-    assert scans == [True, False]   # DuckDB's profile vouches for the encoding; Python's decodes
-    assert validation_errors("sample", {**duck, "schema_version": 1}) == []
+    monkeypatch.setattr(sample_stage, "MERGED_DISTINCT_VALUES", 100)
+    monkeypatch.setattr(sample_stage, "scan_formats", second_pass)
+    assert build_sample(table, HASH, HASH) == expected
+    assert passes == [[0, 1, 3, 4]]   # id, amount, code, ref: formats were proven in the scan
