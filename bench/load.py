@@ -2,18 +2,19 @@
 
     uv run python bench/load.py [--size-mb 1024] [--dir DIR] [--database URL] [--no-pgloader]
 
-Generates (or reuses) bench/profile.py's 20-column CSV of about ``--size-mb`` MB, builds it
-once with ``engine = "copy"`` (the whole first build: profile, inference, import; the
-server already running), then times on the same file, into a table of the same columns and
-types (no constraints):
+Generates (or reuses) bench/profile.py's 20-column CSV of about ``--size-mb`` MB, then
+``--repeat`` times, one after the other so that a busy machine slows them alike:
 
-- ``psql \\copy t FROM file CSV HEADER`` (the baseline; psycopg's ``COPY FROM STDIN`` of the
-  raw file when psql is not installed, and the table says so);
+- a whole first build with ``engine = "copy"`` (profile, inference, import) as a fresh
+  clone runs it against an empty database (no build outputs, schemas, table or record; the
+  server already running), and its import step's own time;
+- ``psql \\copy t FROM file CSV HEADER`` into a table of the same columns and types, no
+  constraints (the baseline; psycopg's ``COPY FROM STDIN`` of the raw file when psql is not
+  installed, and the table says so);
 - csv2pg's import step with ``engine = "copy"`` (staging table, COPY, count, swap);
-  these two alternate ``--repeat`` times and their medians are shown;
-- csv2pg's import step with ``engine = "pgloader"`` (the generated .load; minutes at 1 GB).
 
-and prints seconds, MB/s and the ratio to the baseline of each, plus the first build's.
+then once csv2pg's import step with ``engine = "pgloader"`` (the generated .load; minutes
+at 1 GB), and prints the medians: seconds, MB/s and the ratio to the baseline.
 Without ``--database`` an embedded server runs in the work directory and is stopped after.
 """
 
@@ -120,20 +121,40 @@ def main() -> int:
         project = load_project(work, flags=flags)
         url = resolve_database(project.database, project.build_dir).url()   # starts it
 
-        t0 = time.perf_counter()
-        result = api.build(project)
-        build_s = time.perf_counter() - t0
-        if result.exit_code != 0:
-            print(f"build failed: {[t.error for t in result.tables]}", file=sys.stderr)
-            return 1
-        stamp = read_artifact("import", project.table_build_dir("orders") / "import.json")
+        def first_build() -> tuple[float, float] | None:
+            """(seconds of a whole first build, of its import step), as a fresh clone with an
+            empty database would run it: no build outputs, no schemas, no table, no record."""
+            for child in project.build_dir.iterdir():
+                if child.name != "pg":   # the embedded server's data directory stays
+                    shutil.rmtree(child) if child.is_dir() else child.unlink()
+            shutil.rmtree(work / "schemas", ignore_errors=True)
+            with psycopg.connect(url, autocommit=True) as conn:
+                conn.execute("DROP TABLE IF EXISTS public.orders")
+                if conn.execute("SELECT to_regclass('csv2pg.tables')").fetchone() != (None,):
+                    conn.execute("DELETE FROM csv2pg.tables")
+                conn.execute("CHECKPOINT")
+            t0 = time.perf_counter()
+            result = api.build(load_project(work, flags=flags))
+            seconds = time.perf_counter() - t0
+            if result.exit_code != 0:
+                print(f"build failed: {[t.error for t in result.tables]}", file=sys.stderr)
+                return None
+            stamp = read_artifact("import", project.table_build_dir("orders") / "import.json")
+            return seconds, float(stamp["duration_s"])
 
-        done("csv2pg import, engine = \"copy\" (first build)", float(stamp["duration_s"]))
-        # The baseline and the copy engine alternate, so a busy machine slows both alike.
+        # The baseline, the first build and the import step alternate, so a busy machine
+        # slows them alike; the medians are shown.
         baselines: list[float] = []
+        builds: list[float] = []
+        build_imports: list[float] = []
         copies: list[float] = []
         baseline = "psql \\copy"
         for _ in range(args.repeat):
+            built = first_build()
+            if built is None:
+                return 1
+            builds.append(built[0])
+            build_imports.append(built[1])
             with psycopg.connect(url, autocommit=True) as conn:
                 conn.execute("DROP TABLE IF EXISTS bench_copy")
                 # The table's columns and types, no constraint (\copy into a bare table).
@@ -149,19 +170,23 @@ def main() -> int:
             copies.append(import_step(project, "copy"))
             with psycopg.connect(url, autocommit=True) as conn:
                 conn.execute("CHECKPOINT")
+        n = args.repeat
         baseline_s = statistics.median(baselines)
-        done(baseline + f" (median of {args.repeat})", baseline_s)
-        done(f"csv2pg import, engine = \"copy\" (median of {args.repeat})", statistics.median(copies))
+        done(baseline + f" (median of {n})", baseline_s)
+        done(f"csv2pg import, engine = \"copy\" (median of {n})", statistics.median(copies))
+        done(f"csv2pg import, inside the first build (median of {n})",
+             statistics.median(build_imports))
         if not args.no_pgloader:
             with psycopg.connect(url, autocommit=True) as conn:
                 conn.execute("CHECKPOINT")
             done("csv2pg import, engine = \"pgloader\"", import_step(project, "pgloader"))
-        done("first build, engine = \"copy\" (profile, infer, import)", build_s)
+        done(f"first build, engine = \"copy\" (median of {n})", statistics.median(builds))
+        stamp = read_artifact("import", project.table_build_dir("orders") / "import.json")
 
         print(f"\nfile: {csv} ({size_mb:,.0f} MB, {stamp['rows']:,} rows, 20 columns)\n")
         print(f"| {'method':<56} | {'seconds':>8} | {'MB/s':>7} | {'ratio':>6} |")
         print(f"|{'-' * 58}|{'-' * 10}:|{'-' * 8}:|{'-' * 7}:|")
-        for label, seconds in [results[1], results[2], *results[:1], *results[3:]]:
+        for label, seconds in results:
             print(f"| {label:<56} | {seconds:8.2f} | {size_mb / seconds:7.1f} | "
                   f"{seconds / baseline_s:5.2f}x |")
         print("\ntargets: import (copy) within 1.3x of the baseline, first build within 2x")
