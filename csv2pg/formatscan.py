@@ -29,7 +29,8 @@ import duckdb
 from csv2pg import formats
 from csv2pg.dialect import Dialect
 from csv2pg.identifiers import quote_literal
-from csv2pg.profile import Unsupported, _read_csv, _sql_list, _value, run_query, supports, trimmed
+from csv2pg.predicates import trimmed
+from csv2pg.profile import Unsupported, _read_csv, _sql_list, _value, run_query, supports
 
 MAX_EXAMPLES = 5
 VALUE_CHARS = 80

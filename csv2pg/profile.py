@@ -14,10 +14,8 @@ sample showed them (``scan``'s ``seen_tokens``), the rest counted together. ``su
 ``dialect.open_records`` does; when it does not, or the scan fails (ragged rows, bad bytes),
 ``Unsupported`` is raised and the caller profiles in Python instead.
 
-The checks are SQL predicates (``predicate``) that accept exactly what ``pgtypes.parses_as``
-accepts: a regular expression for the shape plus TRY_CAST or digit comparisons for ranges and
-the calendar, because DuckDB's casts alone are laxer than PostgreSQL ('1194.44' and '1e3'
-cast to INTEGER). The unit tests compare both on tricky values.
+The checks are the SQL predicates of ``csv2pg.predicates``, which accept exactly what
+``pgtypes.parses_as`` accepts.
 
 Proof levels (a level is the candidates one family shares; values of different families
 never overlap, so a column needs only its family's level):
@@ -28,13 +26,8 @@ never overlap, so a column needs only its family's level):
 - ``boolean``, ``date`` (date, timestamp, timestamptz), ``time``, ``uuid``, ``inet`` (cidr,
   inet), ``jsonb``.
 
-inet and jsonb use the very regular expressions of ``pgtypes`` (RE2 reads them as Python
-does); cidr's "no bit set right of the prefix" is integer arithmetic for IPv4 and, for IPv6,
-the address expanded to 32 hexadecimal digits; jsonb is ``json_valid`` (laxer than
-PostgreSQL: NaN, Infinity, trailing commas) plus ``pgtypes``' guards against exactly that.
-
-The only module that imports duckdb. Reads the CSV; writes nothing. Imports no other csv2pg
-module than dialect, pgtypes and identifiers.
+Imports duckdb (as does ``formatscan``). Reads the CSV; writes nothing. Imports no other
+csv2pg module than dialect, pgtypes and predicates.
 """
 
 from __future__ import annotations
@@ -53,7 +46,20 @@ import duckdb
 
 from csv2pg import pgtypes
 from csv2pg.dialect import Dialect
-from csv2pg.identifiers import quote_literal
+from csv2pg.predicates import (
+    DEC_RE,
+    PLAIN_RE,
+    SCI_RE,
+    bigint_value,
+    canonical_bigint,
+    check,
+    exponent_ok,
+    full,
+    lit,
+    predicate,
+    shape,
+    trimmed,
+)
 
 # Python codec → DuckDB encoding, for the encodings DuckDB decodes exactly like Python.
 ENCODINGS: Mapping[str, str] = {"utf-8": "utf-8", "utf-8-sig": "utf-8", "latin-1": "latin-1"}
@@ -82,210 +88,6 @@ LEVEL_OF: Mapping[str, str] = {
 
 class Unsupported(Exception):
     """DuckDB cannot read this file exactly as the dialect says; profile it in Python."""
-
-
-# --- SQL predicates ------------------------------------------------------------------------
-
-_SPACE = "[ \\t\\n\\r\\v\\f]*"
-_SPACE_CHARS = "(' ' || chr(9) || chr(10) || chr(11) || chr(12) || chr(13))"
-_INT_RE = "[+-]?[0-9]+"
-_DEC_RE = "[+-]?(?:[0-9]+\\.?[0-9]*|\\.[0-9]+)(?:[eE][+-]?[0-9]+)?"
-_PLAIN_RE = "[+-]?(?:[0-9]+\\.?[0-9]*|\\.[0-9]+)"  # a decimal without exponent
-_SCI_RE = _PLAIN_RE + "[eE][+-]?[0-9]{1,3}"  # with an exponent that is always small enough
-# Shapes with the clock and zone ranges of pgtypes built in (hours 00-23, minutes and seconds
-# 00-59, zone hours 00-15): one regular expression decides all but the calendar.
-_CLOCK_RE = "(?:[01][0-9]|2[0-3]):[0-5][0-9](?::[0-5][0-9](?:\\.[0-9]{1,9})?)?"
-_DATE_RE = "[0-9]{4}-[0-9]{2}-[0-9]{2}"
-_TS_RE = _DATE_RE + "(?:[T ]" + _CLOCK_RE + ")?"
-_TSTZ_RE = _DATE_RE + "[T ]" + _CLOCK_RE + " ?(?:Z|[+-](?:0[0-9]|1[0-5])(?::?[0-5][0-9])?)"
-_TIME_RE = "(?:[01]?[0-9]|2[0-3]):[0-5][0-9](?::[0-5][0-9](?:\\.[0-9]{1,9})?)?"  # hour 0-23
-_UUID_RE = "[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
-
-
-def _lit(text: str) -> str:
-    return quote_literal(text)
-
-
-def trimmed(col: str) -> str:
-    """``col`` without PostgreSQL's blanks at either end (what ``pgtypes`` strips).
-
-    Trimming is costly and most values have nothing to trim, so only values whose first or
-    last character sorts at or below a space (every blank does) are trimmed.
-    """
-    return (f"(CASE WHEN {col}[1] <= ' ' OR {col}[-1] <= ' ' "
-            f"THEN trim({col}, {_SPACE_CHARS}) ELSE {col} END)")
-
-
-def _full(expr: str, pattern: str) -> str:
-    return f"regexp_full_match({expr}, {_lit(pattern)})"
-
-
-def _calendar(t: str) -> str:
-    """A real day (year 1 to 9999) in the first 10 characters of ``t`` (shape already checked)."""
-    return f"(substr({t}, 1, 4) <> '0000' AND TRY_CAST(substr({t}, 1, 10) AS DATE) IS NOT NULL)"
-
-
-def _exponent_ok(t: str) -> str:
-    exponent = f"regexp_extract({t}, '[eE]([+-]?[0-9]+)$', 1)"
-    return (f"(NOT regexp_matches({t}, '[eE]') OR "
-            f"coalesce(abs(TRY_CAST({exponent} AS HUGEINT)) <= 1000, false))")
-
-
-def _host_bits_clear(col: str) -> str:
-    """No bit right of the prefix is set, for ``col`` of cidr's shape (``pgtypes.CIDR_SHAPE_RE``)."""
-    addr = f"split_part({col}, '/', 1)"
-    bits = f"TRY_CAST(split_part({col}, '/', 2) AS INTEGER)"
-    octets = " + ".join(f"(TRY_CAST(split_part({addr}, '.', {i + 1}) AS BIGINT) << {24 - 8 * i})"
-                        for i in range(4))
-    v4 = f"(({octets}) % (CAST(1 AS BIGINT) << (32 - {bits})) = 0)"
-    # IPv6: every group padded to 4 hex digits, "::" filled with zero groups.
-    left = f"split_part({addr}, '::', 1)"
-    right = f"(CASE WHEN contains({addr}, '::') THEN split_part({addr}, '::', 2) ELSE '' END)"
-
-    def groups(s: str) -> str:
-        return f"(CASE WHEN {s} = '' THEN 0 ELSE length({s}) - length(replace({s}, ':', '')) + 1 END)"
-
-    def padded(s: str) -> str:
-        return (f"(CASE WHEN {s} = '' THEN '' ELSE regexp_replace(regexp_replace("
-                f"':' || lower({s}), ':', ':000', 'g'), ':0*([0-9a-f]{{4}})', '\\1', 'g') END)")
-
-    hexa = f"({padded(left)} || repeat('0000', 8 - {groups(left)} - {groups(right)}) || {padded(right)})"
-    nibble = f"(strpos('0123456789abcdef', substr({hexa}, {bits} // 4 + 1, 1)) - 1)"
-    v6 = (f"({bits} = 128 OR ({nibble} % (1 << (4 - {bits} % 4)) = 0 "
-          f"AND ltrim(substr({hexa}, {bits} // 4 + 2), '0') = ''))")
-    return f"coalesce(CASE WHEN contains({col}, '.') THEN {v4} ELSE {v6} END, false)"
-
-
-def _jsonb(col: str) -> str:
-    """``pgtypes.parse_jsonb``: json_valid, then pgtypes' guards on the same text."""
-    bare = (f"regexp_replace(regexp_replace({col}, {_lit(pgtypes.JSON_STRING_RE)}, '\"\"', 'g'), "
-            f"{_lit(pgtypes.JSON_WORDS_RE)}, '0', 'g')")
-    lone = f"regexp_replace({col}, {_lit(pgtypes.JSON_PAIR_RE)}, '', 'g')"
-    return (f"(CASE WHEN left({col}, 1) IN ('{{', '[') THEN coalesce(json_valid({col}), false) "
-            f"AND NOT regexp_matches({bare}, {_lit(pgtypes.JSON_GUARD_RE)}) "
-            f"AND NOT regexp_matches({col}, {_lit(pgtypes.JSON_NUL_RE)}) "
-            f"AND NOT regexp_matches({lone}, {_lit(pgtypes.JSON_SURROGATE_RE)}) ELSE false END)")
-
-
-def _integer_value(col: str) -> str:
-    t = trimmed(col)
-    return f"(CASE WHEN {_full(t, _INT_RE)} THEN TRY_CAST({t} AS HUGEINT) END)"
-
-
-def _bigint_value(col: str) -> str:
-    """The value of ``col`` as BIGINT when it is an integer in bigint's range, else NULL."""
-    t = trimmed(col)
-    return f"TRY_CAST(CASE WHEN {_full(t, _INT_RE)} THEN {t} END AS BIGINT)"
-
-
-def _canonical_bigint(v: str) -> str:
-    """``_bigint_value`` without the regular expression for integers written canonically.
-
-    A value that reads back as itself from its BIGINT cast ("-12", "0": no blanks, sign
-    or leading zeros) is that integer; the rest take the exact check.
-    """
-    cast = f"TRY_CAST({v} AS BIGINT)"
-    return f"(CASE WHEN CAST({cast} AS VARCHAR) = {v} THEN {cast} ELSE {_bigint_value(v)} END)"
-
-
-def _check(type_name: str, t: str, col: str) -> str:
-    """``predicate`` with the trimmed value ``t`` of ``col`` given as SQL."""
-    if type_name in pgtypes.INTEGER_RANGES:
-        low, high = pgtypes.INTEGER_RANGES[type_name]
-        value = f"(CASE WHEN {_full(t, _INT_RE)} THEN TRY_CAST({t} AS HUGEINT) END)"
-        return f"coalesce({value} BETWEEN {low} AND {high}, false)"
-    if type_name == "numeric":
-        return f"(lower({t}) = 'nan' OR ({_full(t, _DEC_RE)} AND {_exponent_ok(t)}))"
-    if type_name == "double precision":
-        words = ", ".join(_lit(w) for w in ("nan", *sorted(pgtypes._INFINITY_WORDS)))
-        as_double = f"TRY_CAST({t} AS DOUBLE)"
-        mantissa = f"regexp_replace({t}, '[eE].*$', '')"
-        finite = (f"coalesce(isfinite({as_double}) AND NOT ({as_double} = 0 AND "
-                  f"regexp_matches({mantissa}, '[1-9]')), false)")
-        return (f"(lower({t}) IN ({words}) OR "
-                f"({_full(t, _DEC_RE)} AND {_exponent_ok(t)} AND {finite}))")
-    if type_name == "boolean":
-        words = ", ".join(_lit(w) for w in sorted(pgtypes._BOOLEAN_WORDS))
-        return f"(lower({t}) IN ({words}))"
-    if type_name == "date":  # the shape is the whole value: cast it as the bound does
-        return (f"({_full(t, _DATE_RE)} AND substr({t}, 1, 4) <> '0000' "
-                f"AND TRY_CAST({t} AS DATE) IS NOT NULL)")
-    if type_name == "timestamp":
-        return f"({_full(t, _TS_RE)} AND {_calendar(t)})"
-    if type_name == "timestamptz":
-        return f"({_full(t, _TSTZ_RE)} AND {_calendar(t)})"
-    if type_name == "time":
-        return _full(t, _TIME_RE)
-    if type_name == "uuid":
-        return f"(length({col}) = 36 AND {_full(col, _UUID_RE)})"
-    if type_name == "inet":
-        return _full(col, pgtypes.INET_RE)
-    if type_name == "cidr":
-        return (f"(CASE WHEN {_full(col, pgtypes.CIDR_SHAPE_RE)} "
-                f"THEN {_host_bits_clear(col)} ELSE false END)")
-    if type_name == "jsonb":
-        return _jsonb(col)
-    raise ValueError(f"unknown candidate type {type_name!r}")
-
-
-def predicate(type_name: str, col: str) -> str:
-    """SQL that is true exactly when ``pgtypes.parses_as(type_name, value of col)``.
-
-    ``col`` must not be NULL (DuckDB reads empty fields as NULL; they are never candidates).
-    """
-    return _check(type_name, trimmed(col), col)
-
-
-def _general_shape(unsigned: str, exponent: str) -> tuple[str, str]:
-    """(integer digits, scale) of an unsigned mantissa ``whole.fraction`` times 10^exponent."""
-    whole = f"split_part({unsigned}, '.', 1)"
-    fraction = f"split_part({unsigned}, '.', 2)"
-    digits = f"greatest(length(ltrim({whole} || {fraction}, '0')), 1)"
-    power = f"({exponent} - length({fraction}))"
-    return f"greatest({digits} + {power}, 0)", f"greatest(-{power}, 0)"
-
-
-def _shape(col: str) -> tuple[str, str]:
-    """SQL for (integer digits, scale) of a decimal value, as ``pgtypes.decimal_shape``."""
-    t = trimmed(col)
-    mantissa = f"regexp_extract({t}, '^[+-]?([0-9]*\\.?[0-9]*)', 1)"
-    exponent = f"coalesce(TRY_CAST(regexp_extract({t}, '[eE]([+-]?[0-9]+)$', 1) AS INTEGER), 0)"
-    return _general_shape(mantissa, exponent)
-
-
-def _plain_shape(col: str) -> tuple[str, str]:
-    """``_shape`` for a value matching ``_PLAIN_RE`` as it is (no blanks, no exponent).
-
-    Without leading zeros (the common case) the integer digits are the characters before
-    the point less the sign; otherwise the general formula with exponent 0.
-    """
-    point = f"strpos({col}, '.')"
-    before = f"(CASE WHEN {point} = 0 THEN length({col}) ELSE {point} - 1 END)"
-    sign = f"(CASE WHEN {col} < '0' THEN 1 ELSE 0 END)"  # '+' and '-' sort before digits
-    general = _general_shape(f"ltrim({col}, '+-')", "0")[0]
-    digits = (f"(CASE WHEN {_full(col, '[+-]?[1-9][0-9]*(?:[.][0-9]*)?')} "
-              f"THEN {before} - {sign} WHEN {_full(col, '[+-]?0*[.][0-9]+')} THEN 0 "
-              f"ELSE {general} END)")
-    scale = f"(CASE WHEN {point} = 0 THEN 0 ELSE length({col}) - {point} END)"
-    return digits, scale
-
-
-def _sci_shape(col: str) -> tuple[str, str]:
-    """``_shape`` for a value matching ``_SCI_RE`` as it is (no blanks).
-
-    A mantissa without leading zeros (the common case) has ``before + exponent`` integer
-    digits and ``fraction - exponent`` decimal places; otherwise the general formula.
-    """
-    mark = f"greatest(strpos({col}, 'e'), strpos({col}, 'E'))"
-    exponent = f"TRY_CAST(substr({col}, {mark} + 1) AS INTEGER)"
-    point = f"strpos({col}, '.')"
-    sign = f"(CASE WHEN {col} < '0' THEN 1 ELSE 0 END)"
-    before = f"((CASE WHEN {point} = 0 THEN {mark} ELSE {point} END) - 1 - {sign})"
-    places = f"(CASE WHEN {point} = 0 THEN 0 ELSE {mark} - {point} - 1 END)"
-    simple = _full(col, "[+-]?[1-9][0-9]*(?:[.][0-9]*)?[eE][+-]?[0-9]+")
-    general_digits, general_scale = _general_shape(f"ltrim(left({col}, {mark} - 1), '+-')", exponent)
-    return (f"(CASE WHEN {simple} THEN greatest({before} + {exponent}, 0) ELSE {general_digits} END)",
-            f"(CASE WHEN {simple} THEN greatest({places} - {exponent}, 0) ELSE {general_scale} END)")
 
 
 # --- the scan ------------------------------------------------------------------------------
@@ -338,10 +140,10 @@ def supports(path: Path, dialect: Dialect, n_columns: int) -> str | None:
 
 def _read_csv(n_columns: int, dialect: Dialect) -> str:
     columns = "{" + ", ".join(f"'c{i}': 'VARCHAR'" for i in range(n_columns)) + "}"
-    quote = _lit(dialect.quotechar or '"')
+    quote = lit(dialect.quotechar or '"')
     return (f"read_csv($path, columns = {columns}, header = {str(dialect.has_header).lower()}, "
-            f"delim = {_lit(dialect.delimiter)}, quote = {quote}, escape = {quote}, "
-            f"skip = {int(dialect.preamble_lines)}, encoding = {_lit(ENCODINGS[dialect.encoding])}, "
+            f"delim = {lit(dialect.delimiter)}, quote = {quote}, escape = {quote}, "
+            f"skip = {int(dialect.preamble_lines)}, encoding = {lit(ENCODINGS[dialect.encoding])}, "
             f"auto_detect = false, strict_mode = false, parallel = true)")
 
 
@@ -363,7 +165,7 @@ def _stats(c: str, seen: frozenset[str]) -> list[str]:
     memory on a 1 GB file (DuckDB 1.x-2.0).
     """
     v = _value(c, _sql_list(seen))
-    names = [_lit(t) for t in sorted(seen)]
+    names = [lit(t) for t in sorted(seen)]
     return [
         f"count({c})",
         (f"map([{', '.join(names)}], [{', '.join(f'count_if({c} = {n})' for n in names)}])"
@@ -436,26 +238,26 @@ def _proof_counts(candidate: str, v: str) -> list[str]:
     """
     t = trimmed(v)
     if candidate in pgtypes.INTEGER_RANGES:
-        return _integer_aggregates(_canonical_bigint(v))
+        return _integer_aggregates(canonical_bigint(v))
     if candidate in ("numeric", "double precision"):
         return _number_proof(v)
     if candidate == "boolean":
-        words = ", ".join(_lit(w) for w in sorted(pgtypes._BOOLEAN_WORDS))
-        return [f"count_if(CASE WHEN {v} IN ({words}) THEN true ELSE {_check(candidate, t, v)} END)"]
+        words = ", ".join(lit(w) for w in sorted(pgtypes._BOOLEAN_WORDS))
+        return [f"count_if(CASE WHEN {v} IN ({words}) THEN true ELSE {check(candidate, t, v)} END)"]
     if candidate == "timestamp":
-        return [f"count_if({_check(candidate, t, v)})",
-                f"count_if(CASE WHEN length({t}) = 10 THEN {_check('date', t, v)} ELSE false END)"]
+        return [f"count_if({check(candidate, t, v)})",
+                f"count_if(CASE WHEN length({t}) = 10 THEN {check('date', t, v)} ELSE false END)"]
     if candidate == "inet":
-        return [f"count_if({_check(candidate, t, v)})",
-                f"count_if(CASE WHEN contains({v}, '/') THEN {_check('cidr', t, v)} ELSE false END)"]
-    return [f"count_if({_check(candidate, t, v)})"]
+        return [f"count_if({check(candidate, t, v)})",
+                f"count_if(CASE WHEN contains({v}, '/') THEN {check('cidr', t, v)} ELSE false END)"]
+    return [f"count_if({check(candidate, t, v)})"]
 
 
 def _number_proof(v: str) -> list[str]:
     """The number proof: one regular expression per value, the rest cheap.
 
-    ``kind`` sorts values once: 1 plain decimals (``_PLAIN_RE``, the common case), 2 exponent
-    notation (``_SCI_RE``), 0 the rest (blanks, words, non-numbers), checked exactly.
+    ``kind`` sorts values once: 1 plain decimals (``PLAIN_RE``, the common case), 2 exponent
+    notation (``SCI_RE``), 0 the rest (blanks, words, non-numbers), checked exactly.
     Integer digits come from per-column maxima rather than per value: the value of largest
     magnitude (``arg_max``) has the most, which ``_read_proof`` counts in Python; zeros (whose
     digits depend on how they are written) and kind 0 are counted exactly. Where doubles
@@ -463,14 +265,14 @@ def _number_proof(v: str) -> list[str]:
     asks for the exact second pass.
     """
     t = trimmed(v)
-    plain, sci = _full(v, _PLAIN_RE), _full(v, _SCI_RE)
+    plain, sci = full(v, PLAIN_RE), full(v, SCI_RE)
     kind = f"(CASE WHEN {plain} THEN 1 WHEN {sci} THEN 2 ELSE 0 END)"
     double = f"TRY_CAST({v} AS DOUBLE)"
     integer = (f"(CASE {kind} WHEN 1 THEN (CASE WHEN contains({v}, '.') THEN NULL "
                f"ELSE TRY_CAST({v} AS BIGINT) END) WHEN 2 THEN NULL "
-               f"ELSE {_bigint_value(v)} END)")
-    decimal = f"({_full(t, _DEC_RE)} AND {_exponent_ok(t)})"
-    digits, scale = _shape(v)
+               f"ELSE {bigint_value(v)} END)")
+    decimal = f"({full(t, DEC_RE)} AND {exponent_ok(t)})"
+    digits, scale = shape(v)
     point = f"strpos({v}, '.')"
     plain_scale = f"(CASE WHEN {point} = 0 THEN 0 ELSE length({v}) - {point} END)"
     mark = f"greatest(strpos({v}, 'e'), strpos({v}, 'E'))"
@@ -479,9 +281,9 @@ def _number_proof(v: str) -> list[str]:
     normal = f"coalesce(abs({double}) BETWEEN 1e-300 AND 1e300, false)"
     return [
         *_integer_aggregates(integer),
-        f"count_if(CASE WHEN {kind} > 0 THEN true ELSE {_check('numeric', t, v)} END)",
+        f"count_if(CASE WHEN {kind} > 0 THEN true ELSE {check('numeric', t, v)} END)",
         f"count_if(CASE WHEN {kind} = 1 AND length({v}) < 300 THEN true "
-        f"WHEN {kind} = 2 AND {normal} THEN true ELSE {_check('double precision', t, v)} END)",
+        f"WHEN {kind} = 2 AND {normal} THEN true ELSE {check('double precision', t, v)} END)",
         f"arg_max({v}, CASE WHEN {kind} > 0 THEN abs({double}) END)",
         f"max(CASE WHEN {kind} = 0 THEN (CASE WHEN {decimal} THEN {digits} END) "
         f"WHEN {double} = 0 THEN {digits} END)",
@@ -563,11 +365,11 @@ def _aggregates(c: str, tokens: str, levels: Sequence[str]) -> list[str]:
     for name in dict.fromkeys(candidates):
         out.append(f"count_if({predicate(name, v)})")
     if "integer" in levels or "number" in levels:
-        out += _integer_aggregates(_bigint_value(v))[3:]
+        out += _integer_aggregates(bigint_value(v))[3:]
     if "number" in levels:
         t = trimmed(v)
-        digits, scale = _shape(v)
-        decimal = f"({_full(t, _DEC_RE)} AND {_exponent_ok(t)})"
+        digits, scale = shape(v)
+        decimal = f"({full(t, DEC_RE)} AND {exponent_ok(t)})"
         out.append(f"max(CASE WHEN {decimal} THEN {digits} END)")
         out.append(f"max(CASE WHEN {decimal} THEN {scale} END)")
         out.append(f"count_if(CASE WHEN {decimal} THEN regexp_matches({t}, '[eE]') ELSE false END)")
@@ -605,7 +407,7 @@ Proof = str | tuple[str, ...]
 
 
 def _sql_list(tokens: Iterable[str]) -> str:
-    return ", ".join(_lit(t) for t in sorted(tokens))
+    return ", ".join(lit(t) for t in sorted(tokens))
 
 
 def unchecked_tokens(proof: Proof | None, null_tokens: frozenset[str],

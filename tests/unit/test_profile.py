@@ -16,17 +16,8 @@ import pytest
 
 from csv2pg import pgtypes
 from csv2pg.dialect import Dialect
-from csv2pg.profile import (
-    _PLAIN_RE,
-    _SCI_RE,
-    LEVELS,
-    Unsupported,
-    _plain_shape,
-    _sci_shape,
-    predicate,
-    scan,
-    supports,
-)
+from csv2pg.predicates import PLAIN_RE, SCI_RE, plain_shape, predicate, sci_shape
+from csv2pg.profile import LEVELS, Unsupported, scan, supports
 
 TRICKY = [
     "0", "-0", "+0", "+5", "-5", " 5", "5 ", "\t7\n", "007", "00000000000000000000001",
@@ -144,13 +135,13 @@ SHAPES = ["0", "-0", "+0", "007", "007.50", "0.", "0.0", ".5", "5.", "-.5", "+12
           "-0.5", "+00.000", "-.0e5"]
 
 
-@pytest.mark.parametrize("shape", [_plain_shape, _sci_shape])
+@pytest.mark.parametrize("shape", [plain_shape, sci_shape])
 def test_fast_shapes_agree_with_decimal_shape(shape: Any) -> None:
     digits, scale = shape("v")
     rows = duckdb.connect().execute(
         f"SELECT {digits}, {scale} FROM (SELECT unnest($values) AS v, "
         f"generate_subscripts($values, 1) AS i) ORDER BY i", {"values": SHAPES}).fetchall()
-    pattern = _PLAIN_RE if shape is _plain_shape else _SCI_RE
+    pattern = PLAIN_RE if shape is plain_shape else SCI_RE
     assert [tuple(r) for r, v in zip(rows, SHAPES, strict=True) if re.fullmatch(pattern, v)] == [
         pgtypes.decimal_shape(v) for v in SHAPES if re.fullmatch(pattern, v)]
 
