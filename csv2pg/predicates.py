@@ -201,7 +201,8 @@ def sci_shape(col: str) -> tuple[str, str]:
     """``shape`` for a value matching ``SCI_RE`` as it is (no blanks).
 
     A mantissa without leading zeros (the common case) has ``before + exponent`` integer
-    digits and ``fraction - exponent`` decimal places; otherwise the general formula.
+    digits, otherwise the general formula; every such value has ``fraction - exponent``
+    decimal places (leading zeros do not change them).
     """
     mark = f"greatest(strpos({col}, 'e'), strpos({col}, 'E'))"
     exponent = f"TRY_CAST(substr({col}, {mark} + 1) AS INTEGER)"
@@ -210,6 +211,6 @@ def sci_shape(col: str) -> tuple[str, str]:
     before = f"((CASE WHEN {point} = 0 THEN {mark} ELSE {point} END) - 1 - {sign})"
     places = f"(CASE WHEN {point} = 0 THEN 0 ELSE {mark} - {point} - 1 END)"
     simple = full(col, "[+-]?[1-9][0-9]*(?:[.][0-9]*)?[eE][+-]?[0-9]+")
-    general_digits, general_scale = general_shape(f"ltrim(left({col}, {mark} - 1), '+-')", exponent)
+    general_digits = general_shape(f"ltrim(left({col}, {mark} - 1), '+-')", exponent)[0]
     return (f"(CASE WHEN {simple} THEN greatest({before} + {exponent}, 0) ELSE {general_digits} END)",
-            f"(CASE WHEN {simple} THEN greatest({places} - {exponent}, 0) ELSE {general_scale} END)")
+            f"greatest({places} - {exponent}, 0)")

@@ -56,7 +56,9 @@ from csv2pg.predicates import (
     exponent_ok,
     full,
     lit,
+    plain_shape,
     predicate,
+    sci_shape,
     shape,
     trimmed,
 )
@@ -273,11 +275,7 @@ def _number_proof(v: str) -> list[str]:
                f"ELSE {bigint_value(v)} END)")
     decimal = f"({full(t, DEC_RE)} AND {exponent_ok(t)})"
     digits, scale = shape(v)
-    point = f"strpos({v}, '.')"
-    plain_scale = f"(CASE WHEN {point} = 0 THEN 0 ELSE length({v}) - {point} END)"
-    mark = f"greatest(strpos({v}, 'e'), strpos({v}, 'E'))"
-    places = f"(CASE WHEN {point} = 0 THEN 0 ELSE {mark} - {point} - 1 END)"
-    sci_scale = f"greatest({places} - TRY_CAST(substr({v}, {mark} + 1) AS INTEGER), 0)"
+    plain_scale, sci_scale = plain_shape(v)[1], sci_shape(v)[1]
     normal = f"coalesce(abs({double}) BETWEEN 1e-300 AND 1e300, false)"
     return [
         *_integer_aggregates(integer),
