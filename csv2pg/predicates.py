@@ -29,7 +29,9 @@ SCI_RE = PLAIN_RE + "[eE][+-]?[0-9]{1,3}"  # with an exponent that is always sma
 CLOCK_RE = "(?:[01][0-9]|2[0-3]):[0-5][0-9](?::[0-5][0-9](?:\\.[0-9]{1,9})?)?"
 DATE_RE = "[0-9]{4}-[0-9]{2}-[0-9]{2}"
 TS_RE = DATE_RE + "(?:[T ]" + CLOCK_RE + ")?"
-TSTZ_RE = DATE_RE + "[T ]" + CLOCK_RE + " ?(?:Z|[+-](?:0[0-9]|1[0-5])(?::?[0-5][0-9])?)"
+ZONE_RE = "(?:Z|[+-](?:0[0-9]|1[0-5])(?::?[0-5][0-9])?)"
+TSTZ_RE = DATE_RE + "[T ]" + CLOCK_RE + " ?" + ZONE_RE
+TSTZ_TIGHT_RE = DATE_RE + "[T ]" + CLOCK_RE + ZONE_RE  # no blank before the zone
 TIME_RE = "(?:[01]?[0-9]|2[0-3]):[0-5][0-9](?::[0-5][0-9](?:\\.[0-9]{1,9})?)?"  # hour 0-23
 UUID_RE = "[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
 

@@ -14,7 +14,7 @@ from typing import Any
 import duckdb
 import pytest
 
-from csv2pg import pgtypes
+from csv2pg import pgtypes, profile
 from csv2pg.dialect import Dialect
 from csv2pg.predicates import PLAIN_RE, SCI_RE, plain_shape, predicate, sci_shape
 from csv2pg.profile import LEVELS, Unsupported, scan, supports
@@ -36,6 +36,10 @@ TRICKY = [
     "2023-06-28T04:44:38Z", "2023-06-28T04:44:38+02:00", "2023-06-28T04:44:38-0530",
     "2023-06-28 04:44:38 +02", "2023-06-28T04:44:38+16:00", "2023-06-28T04:44:38+02:60",
     "2023-06-28Z", "2023-02-30T04:44:38Z", "2023-06-28T04:44+02",
+    "2023-06-28 04:44:38+02:00", "2023-06-28T04:44:38.123456789+05:30", "0000-01-01T00:00:00Z",
+    "0000-01-01 00:00", "9999-12-31T23:59:59.999999999-15:59", "0001-01-01T00:00:00+15:00",
+    " 2023-06-28T04:44:38Z", "2023-06-28T04:44:38Z\t", "2024-02-29 23:59:59.999999",
+    "2023-02-29 12:00", "2023-06-28\n", "+2023-06-28", "2023-06-28T04:44:38.5 -03:30",
     "24:00", "23:59", "23:59:59", "23:59:60", "00:00:00.123456", "7:00", "12:3", "12:30:00Z",
     "123e4567-e89b-12d3-a456-426614174000", "123E4567-E89B-12D3-A456-426614174000",
     "{123e4567-e89b-12d3-a456-426614174000}", " 123e4567-e89b-12d3-a456-426614174000",
@@ -167,6 +171,25 @@ def test_proposal_counts_agree_with_python(tmp_path: Path, candidate: str) -> No
     if "bigint" in a.ok:
         integers = [int(v) for v in values if pgtypes.parses_as("bigint", v)]
         assert (a.integer_min, a.integer_max) == (min(integers), max(integers))
+
+
+@pytest.mark.parametrize("candidate", sorted(profile.TIGHT))
+def test_tight_date_proofs_agree_with_python_value_by_value(candidate: str) -> None:
+    """The date and time proofs, which trim only values off their shape, hold exactly where
+    the parser accepts, and give the bounds the general cast gives."""
+    proof = profile._proof(candidate, "v")
+    general = profile.bound_sql(candidate, "v")
+    con = duckdb.connect()
+    rows = con.execute(f"SELECT i, {', '.join(proof + general)} FROM (SELECT unnest($values) "
+                       f"AS v, generate_subscripts($values, 1) AS i) GROUP BY i ORDER BY i",
+                       {"values": TRICKY}).fetchall()
+    for value, (_, ok, *rest) in zip(TRICKY, rows, strict=True):
+        assert bool(ok) == pgtypes.parses_as(candidate, value), value
+        if candidate == "timestamp":
+            is_date = rest.pop(0)
+            assert bool(is_date) == pgtypes.parses_as("date", value), value
+        if ok:
+            assert rest[:2] == rest[2:], value
 
 
 def test_digits_beyond_double_precision_ask_for_the_exact_pass(tmp_path: Path) -> None:
