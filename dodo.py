@@ -56,7 +56,8 @@ def task_regen_golden() -> dict[str, Any]:
 
 _project_dir = get_var("project", os.environ.get("CSV2PG_PROJECT"))
 if _project_dir:
-    from csv2pg.graph import BuildContext, all_steps, to_task_dicts
+    from csv2pg.context import BuildContext
+    from csv2pg.graph import all_steps, to_task_dicts
     from csv2pg.manifest import load_project
 
     _project = load_project(Path(_project_dir).resolve())

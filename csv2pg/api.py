@@ -20,11 +20,13 @@ from rich.console import Console
 
 from csv2pg import formats, graph, pgtypes
 from csv2pg.artifacts import try_read_artifact, write_artifact
+from csv2pg.context import BuildContext, sample_path, schema_path, stamp_path
 from csv2pg.contract import LockedError, check_locked
 from csv2pg.db import check_rights, drop_owned, embedded_stop
 from csv2pg.dialect import detect_dialect, open_records, read_header
 from csv2pg.engines.pgloader import pgloader_available, pgloader_executable
 from csv2pg.errors import Csv2pgError, DataError, UsageError
+from csv2pg.freshness import schema_hash
 from csv2pg.hashing import HashCache, files_hash, hash_value
 from csv2pg.identifiers import unique_identifiers
 from csv2pg.llm.advisor import Advisor
@@ -101,7 +103,7 @@ def plan(project: Project, names: list[str] | None = None) -> list[dict[str, str
 
     Writes nothing and starts no server.
     """
-    ctx = graph.BuildContext.for_project(project, start_database=False)
+    ctx = BuildContext.for_project(project, start_database=False)
     steps = graph.all_steps(ctx, _select(project, names))
     will_run: dict[str, str] = {}
     for step in steps:  # steps are in dependency order
@@ -131,7 +133,7 @@ def build(project: Project, names: list[str] | None = None, *, jobs: int = 1,
     tables = _select(project, names)
     unfinished = plan(project, names) if resume else []
     with graph.ProjectLock(project.build_dir):
-        ctx = graph.BuildContext.for_project(project, force=force, locked=locked)
+        ctx = BuildContext.for_project(project, force=force, locked=locked)
         bars = ImportBars(console) if console is not None else None
         ctx.progress = bars.table if bars is not None else None
         if locked:
@@ -148,7 +150,7 @@ def build(project: Project, names: list[str] | None = None, *, jobs: int = 1,
 PGLOADER_MIN_VERSION = (3, 6)
 
 
-def preflight(ctx: graph.BuildContext, tables: list[TableSettings]) -> None:
+def preflight(ctx: BuildContext, tables: list[TableSettings]) -> None:
     """Before any step runs: the database answers and the role has the rights a build needs;
     the pgloader the tables would use is recent enough. Raises DatabaseError / DataError."""
     check_rights(ctx.database, sorted({t.db_schema for t in tables}),
@@ -175,7 +177,7 @@ def check_pgloader_version() -> None:
                              "22.04+), or use engine = \"copy\" in [defaults]")
 
 
-def _check_locked(ctx: graph.BuildContext, tables: list[TableSettings], jobs: int) -> None:
+def _check_locked(ctx: BuildContext, tables: list[TableSettings], jobs: int) -> None:
     """--locked: profile every table (sample steps only), then refuse, before the database is
     touched, when a CSV no longer fits its committed schema, listing every change."""
     steps = graph.all_steps(ctx, tables)
@@ -186,11 +188,11 @@ def _check_locked(ctx: graph.BuildContext, tables: list[TableSettings], jobs: in
     problems: list[str] = []
     for table in tables:
         error = ctx.errors.pop(f"sample:{table.name}", None)
-        sample = try_read_artifact("sample", graph.sample_path(ctx.project, table.name))
+        sample = try_read_artifact("sample", sample_path(ctx.project, table.name))
         if error is not None or sample is None:
             problems.append(f"{table.name}: {error.message if error else 'the CSV could not be profiled'}")
             continue
-        schema = try_read_artifact("table", graph.schema_path(ctx.project, table.name))
+        schema = try_read_artifact("table", schema_path(ctx.project, table.name))
         problems += [f"{table.name}.{change}" if not change.startswith(("no committed", "the ", "["))
                      else f"{table.name}: {change}" for change in check_locked(table, schema, sample)]
     if problems:
@@ -224,7 +226,7 @@ def _summarise(project: Project, tables: list[TableSettings], sink: EventSink,
                                                       "message": short or "failed"})
             continue
         failure_path.unlink(missing_ok=True)
-        stamp = try_read_artifact("import", graph.stamp_path(project, table.name))
+        stamp = try_read_artifact("import", stamp_path(project, table.name))
         ran = any(e.status == "ran" and e.name.startswith("import:") for e in events)
         outcomes.append(TableOutcome(table.name, "built" if ran else "up-to-date",
                                      rows=stamp["rows"] if stamp else None,
@@ -244,11 +246,11 @@ def status(project: Project) -> list[dict[str, Any]]:
     steps_by_table: dict[str, list[dict[str, str]]] = {}
     for item in plan(project):
         steps_by_table.setdefault(item["name"].split(":")[1], []).append(item)
-    ctx = graph.BuildContext.for_project(project, start_database=False)
+    ctx = BuildContext.for_project(project, start_database=False)
     records = _records_or_none(ctx)
     rows = []
     for table in project.tables:
-        stamp = try_read_artifact("import", graph.stamp_path(project, table.name))
+        stamp = try_read_artifact("import", stamp_path(project, table.name))
         failure = try_read_artifact("failure", _failure_path(project, table.name))
         record = (records or {}).get((table.db_schema, table.table))
         gone = record is not None and not record.present   # dropped or replaced by hand
@@ -287,23 +289,23 @@ def status(project: Project) -> list[dict[str, Any]]:
     return rows
 
 
-def _records_or_none(ctx: graph.BuildContext) -> dict[tuple[str, str], TableRecord] | None:
+def _records_or_none(ctx: BuildContext) -> dict[tuple[str, str], TableRecord] | None:
     try:
         return ctx.records()
     except Csv2pgError:
         return None   # an unreachable database: the stamps answer
 
 
-def _holds_current(ctx: graph.BuildContext, table: TableSettings, record: TableRecord) -> bool:
+def _holds_current(ctx: BuildContext, table: TableSettings, record: TableRecord) -> bool:
     """The database holds this CSV under the committed schema (build dir or not)."""
     try:
         return (record.csv_hash == ctx.csv_hash(table)
-                and record.schema_hash == graph.schema_hash(ctx, table))
+                and record.schema_hash == schema_hash(ctx, table))
     except Csv2pgError:
         return False
 
 
-def _record_why(ctx: graph.BuildContext, table: TableSettings, record: TableRecord) -> str:
+def _record_why(ctx: BuildContext, table: TableSettings, record: TableRecord) -> str:
     """Which input differs from what the database holds."""
     try:
         if record.csv_hash != ctx.csv_hash(table):
@@ -330,7 +332,7 @@ def _removed(project: Project, records: dict[tuple[str, str], TableRecord] | Non
 def prune(project: Project, *, dry_run: bool = False) -> list[dict[str, Any]]:
     """Drop the tables csv2pg loaded that the manifest no longer lists (in the project's
     schemas, and only tables csv2pg created); with ``dry_run`` only list them. Asks nothing."""
-    ctx = graph.BuildContext.for_project(project)
+    ctx = BuildContext.for_project(project)
     records = ctx.records() or {}
     result = []
     for record in _removed(project, records):
@@ -475,7 +477,7 @@ def explain(project: Project, table_name: str, column: str) -> dict[str, Any]:
     """The full evidence for one column's type: its profile, every candidate with its
     failures (values and lines), and the decision with its rule. Reads the build dir."""
     table = _select(project, [table_name])[0]
-    sample = try_read_artifact("sample", graph.sample_path(project, table.name))
+    sample = try_read_artifact("sample", sample_path(project, table.name))
     if sample is None:
         raise UsageError(f"table {table.name} has no profile yet", path=project.build_dir,
                          hint=f"run `csv2pg build {table.name}` first")
@@ -487,7 +489,7 @@ def explain(project: Project, table_name: str, column: str) -> dict[str, Any]:
         raise UsageError(f"table {table.name} has no column {column!r}",
                          hint=f'did you mean "{close[0]}"?' if close else f"columns: {', '.join(names)}")
     profile = matches[0]
-    schema = try_read_artifact("table", graph.schema_path(project, table.name))
+    schema = try_read_artifact("table", schema_path(project, table.name))
     decisions = schema["columns"] if schema else []
     decision = next((d for d in decisions if d["column"] == profile["column"]), None)
     order = {name: i for i, name in enumerate(pgtypes.CANDIDATES)}

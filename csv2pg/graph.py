@@ -11,7 +11,8 @@ Steps and artifacts (DESIGN.md):
 A step is up to date when its output records the hashes of its inputs and options as they
 are now. That is decided from the files, by ``uptodate`` callables (doit's own database is a
 cache written only at the end of a run, so a killed run would otherwise lose every finished
-step). The same ``reason`` functions answer ``csv2pg plan``.
+step). The reasons are ``csv2pg.freshness``'s (they also answer ``csv2pg plan``); the
+context the steps share and the artifacts' paths are ``csv2pg.context``'s.
 """
 
 from __future__ import annotations
@@ -21,10 +22,8 @@ import difflib
 import fcntl
 import stat
 import sys
-import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import UTC
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -36,23 +35,38 @@ from csv2pg.artifacts import (
     atomic_write_text,
     read_artifact,
     try_read_artifact,
-    validation_errors,
     write_artifact,
 )
+from csv2pg.context import (
+    BuildContext,
+    chunk_path,
+    column_names,
+    load_path,
+    sample_path,
+    schema_path,
+    script_path,
+    stamp_path,
+)
 from csv2pg.db import (
-    Database,
     SwapOptions,
     connected,
-    connection_identity,
     not_ours_error,
-    resolve_database,
     staging_name,
 )
-from csv2pg.dialect import Dialect, detect_dialect, read_header
+from csv2pg.dialect import Dialect
 from csv2pg.errors import ConfigError, Csv2pgError, DataError
-from csv2pg.hashing import HashCache, files_hash, hash_value
-from csv2pg.identifiers import unique_identifiers
-from csv2pg.llm.advisor import Advisor
+from csv2pg.freshness import (
+    INPUTS_PREFIX,
+    chunk_reason,
+    import_reason,
+    load_inputs_hash,
+    load_reason,
+    read_chunks,
+    sample_reason,
+    schema_reason,
+    stamped_here,
+)
+from csv2pg.hashing import hash_value
 from csv2pg.normalize import needs_normalizing
 from csv2pg.settings import Project, TableSettings
 from csv2pg.stages.importer import build_import
@@ -62,335 +76,15 @@ from csv2pg.stages.sample import build_sample
 from csv2pg.stages.schema import (
     blocking_problems,
     build_table_schema,
-    facts_hash,
-    overrides_hash,
     problems_error,
-    types_hash,
 )
-from csv2pg.state import TableRecord, ownership, read_records
+from csv2pg.state import ownership
 
-RENDER_VERSION = 2
-INPUTS_PREFIX = "-- csv2pg-inputs: "
 STEPS = ("sample", "infer", "schema", "load", "import")
 
 
 # ---------------------------------------------------------------------------------------------
-# Paths
-
-
-def sample_path(project: Project, name: str) -> Path:
-    return project.table_build_dir(name) / "sample.json"
-
-
-def chunk_path(project: Project, name: str, chunk: int) -> Path:
-    return project.table_build_dir(name) / f"chunk_{chunk}.types.json"
-
-
-def schema_path(project: Project, name: str) -> Path:
-    return project.schemas_dir / f"{name}.schema.json"
-
-
-def load_path(project: Project, name: str) -> Path:
-    return project.table_build_dir(name) / f"{name}.load"
-
-
-def script_path(project: Project, name: str) -> Path:
-    return project.table_build_dir(name) / f"{name}_import.sh"
-
-
-def stamp_path(project: Project, name: str) -> Path:
-    return project.table_build_dir(name) / "import.json"
-
-
-# ---------------------------------------------------------------------------------------------
-# Context shared by the steps of one run
-
-
-@dataclass
-class BuildContext:
-    """What every step of one run shares: settings, the hash cache, the database."""
-
-    project: Project
-    hashes: HashCache
-    start_database: bool = True
-    force: bool = False            # replace tables csv2pg did not create (build --force)
-    locked: bool = False           # use the committed schemas as they are (build --locked)
-    # (table, total bytes) → (on_progress(bytes so far), done): report.ImportBars.table
-    progress: Callable[[str, int], tuple[Callable[[int], None], Callable[[], None]]] | None = None
-    errors: dict[str, Csv2pgError] = field(default_factory=dict)
-    _database: Database | None = None
-    _identity: dict[str, str] | None = None
-    _tables: set[tuple[str, str]] | None = None
-    _records: dict[tuple[str, str], TableRecord] | None = None
-    _lock: threading.Lock = field(default_factory=threading.Lock)
-    _advisor: Advisor | None = None
-
-    @classmethod
-    def for_project(cls, project: Project, *, start_database: bool = True, force: bool = False,
-                    locked: bool = False) -> BuildContext:
-        return cls(project, HashCache(project.build_dir / "hashes.json"), start_database,
-                   force, locked)
-
-    def can_ask_database(self) -> bool:
-        """False when asking would start the embedded server (``plan``, ``status`` start none)."""
-        return self.start_database or not self.database.embedded or bool(self.database.status()["running"])
-
-    def records(self) -> dict[tuple[str, str], TableRecord] | None:
-        """The database's own record (``csv2pg.tables``), read once per run; None when the
-        database cannot be asked without starting a server."""
-        with self._lock:
-            if self._records is not None:
-                return self._records
-        if not self.can_ask_database():
-            return None
-        with connected(self.database) as conn:
-            records = read_records(conn)
-            identity = connection_identity(conn)
-        with self._lock:
-            self._records = records
-            self._identity = self._identity or identity
-        return records
-
-    @property
-    def advisor(self) -> Advisor:
-        """The LLM advisor of this run (answers cached in <build>/llm-cache)."""
-        with self._lock:
-            if self._advisor is None:
-                self._advisor = Advisor(self.project.build_dir / "llm-cache")
-            return self._advisor
-
-    @property
-    def database(self) -> Database:
-        with self._lock:
-            if self._database is None:
-                self._database = resolve_database(self.project.database, self.project.build_dir)
-            return self._database
-
-    def identity_hash(self) -> str | None:
-        """The hash of the database's identity (system identifier + database), or None if unknown."""
-        with self._lock:
-            cached = self._identity
-        if cached is None:
-            cached = self.database.identity(start=self.start_database)
-            if cached is None:
-                return None
-            with self._lock:
-                self._identity = cached
-        return hash_value(cached)
-
-    def live_tables(self) -> set[tuple[str, str]] | None:
-        """(schema, table) of every table in the database, or None when it cannot be asked
-        without starting a server (``plan`` and ``status`` start none)."""
-        with self._lock:
-            if self._tables is not None:
-                return self._tables
-        if not self.can_ask_database():
-            return None
-        with connected(self.database) as conn:
-            rows = conn.execute("SELECT schemaname, tablename FROM pg_tables").fetchall()
-        tables = {(str(a), str(b)) for a, b in rows}
-        with self._lock:
-            self._tables = tables
-        return tables
-
-    def csv_hash(self, table: TableSettings) -> str:
-        if not table.sources:
-            raise DataError(f"no file matches source = {table.source_text!r}", path=table.source,
-                            table=table.name, hint=f"fix source in [tables.{table.name}]")
-        try:
-            return files_hash(self.hashes, table.files)
-        except FileNotFoundError as error:
-            raise DataError("the CSV file disappeared during the build", path=error.filename,
-                            table=table.name) from None
-
-    def file_hash(self, path: Path) -> str | None:
-        try:
-            return self.hashes.file_hash(path)
-        except FileNotFoundError:
-            return None
-
-
-def column_names(ctx: BuildContext, table: TableSettings) -> list[str]:
-    """The columns, known when the graph is built, so chunk tasks exist from the start.
-
-    An up-to-date sample.json answers without touching the CSV; otherwise the header is read.
-    """
-    sample = try_read_artifact("sample", sample_path(ctx.project, table.name))
-    if sample is not None and sample["inputs"]["csv"] == ctx.csv_hash(table):
-        return [c["column"] for c in sample["columns"]]
-    dialect = detect_dialect(table.source, table.dialect)
-    return unique_identifiers(read_header(table.source, dialect))
-
-
-# ---------------------------------------------------------------------------------------------
-# Why a step must run (None: it is up to date)
-
-
-def sample_reason(ctx: BuildContext, table: TableSettings) -> str | None:
-    doc = try_read_artifact("sample", sample_path(ctx.project, table.name))
-    if doc is None:
-        return "no sample.json yet"
-    if doc["inputs"]["csv"] != ctx.csv_hash(table):
-        return f"the CSV changed ({table.source_text})"
-    if doc["inputs"]["options"] != hash_value(table.sample_options()):
-        return "dialect, null-token or sampling options changed"
-    return None
-
-
-def chunk_reason(ctx: BuildContext, table: TableSettings, chunk: int) -> str | None:
-    doc = try_read_artifact("types", chunk_path(ctx.project, table.name, chunk))
-    if doc is None:
-        return f"no chunk_{chunk}.types.json yet"
-    if doc["inputs"]["sample"] != ctx.file_hash(sample_path(ctx.project, table.name)):
-        return "sample.json changed"
-    if doc["inputs"]["options"] != hash_value(table.infer_options()):
-        return "inference options changed"
-    if table.inference == "llm" and doc.get("llm", {}).get("outcome") == "failed":
-        return "the LLM gave no usable answer last time (heuristics were used): asking again"
-    return None
-
-
-def schema_reason(ctx: BuildContext, table: TableSettings, chunks: int) -> str | None:
-    doc = try_read_artifact("table", schema_path(ctx.project, table.name))
-    if doc is None:
-        return f"no {table.name}.schema.json yet"
-    try:
-        current = types_hash(_read_chunks(ctx.project, table.name, chunks))
-    except Csv2pgError:
-        return "a chunk's types are missing"
-    if doc["inputs"]["types"] != current:
-        return "inferred types changed"
-    if doc["inputs"]["overrides"] != overrides_hash(table):
-        return f"overrides or primary_key in [tables.{table.name}] changed"
-    sample = try_read_artifact("sample", sample_path(ctx.project, table.name))
-    if sample is not None and doc["inputs"].get("facts") != facts_hash(sample):
-        return "the file's facts changed (uniqueness or value formats)"
-    if doc["table"] != table.table or doc["db_schema"] != table.db_schema:
-        return "the target table name changed"
-    return None
-
-
-def load_inputs_hash(ctx: BuildContext, table: TableSettings) -> str | None:
-    schema_hash = ctx.file_hash(schema_path(ctx.project, table.name))
-    sample = try_read_artifact("sample", sample_path(ctx.project, table.name))
-    if schema_hash is None or sample is None:
-        return None
-    # The CSV's hash (from the cache, no read) so that other files or compression re-render.
-    return hash_value({"schema": schema_hash, "dialect": sample["dialect"], "rows": sample["rows"],
-                       "csv": ctx.csv_hash(table), "render": RENDER_VERSION})
-
-
-def recorded_load_inputs(path: Path) -> str | None:
-    try:
-        with open(path, encoding="utf-8") as handle:
-            first = handle.readline()
-    except OSError:
-        return None
-    return first[len(INPUTS_PREFIX):].strip() if first.startswith(INPUTS_PREFIX) else None
-
-
-def load_reason(ctx: BuildContext, table: TableSettings) -> str | None:
-    recorded = recorded_load_inputs(load_path(ctx.project, table.name))
-    if recorded is None or not script_path(ctx.project, table.name).is_file():
-        return f"no {table.name}.load yet"
-    if recorded != load_inputs_hash(ctx, table):
-        return "the schema or the dialect changed"
-    return None
-
-
-def schema_hash(ctx: BuildContext, table: TableSettings) -> str | None:
-    """The hash the import records for the committed schema (as ``build_import`` computes it)."""
-    doc = try_read_artifact("table", schema_path(ctx.project, table.name))
-    return None if doc is None else hash_value(doc)
-
-
-def import_reason(ctx: BuildContext, table: TableSettings) -> str | None:
-    """Why import:T must run: the database's record decides; the stamp when it cannot be asked."""
-    records = ctx.records()
-    if records is None:
-        return _stamp_reason(ctx, table)
-    qualified = f"{table.db_schema}.{table.table}"
-    record = records.get((table.db_schema, table.table))
-    doc = try_read_artifact("import", stamp_path(ctx.project, table.name))
-    if record is None:
-        tables = ctx.live_tables() or set()
-        if (table.db_schema, table.table) not in tables:
-            return "never imported"
-        if _stamped_here(ctx, doc):
-            return f"{qualified} is not in csv2pg's record in the database yet"
-        return f"{qualified} exists but was not created by csv2pg (`csv2pg build --force` replaces it)"
-    if record.live_oid is None:
-        return f"{qualified} is missing from the database"
-    if not record.present:
-        return (f"{qualified} was replaced by hand since csv2pg loaded it "
-                "(`csv2pg build --force` replaces it)")
-    if record.csv_hash != ctx.csv_hash(table):
-        return f"the CSV changed ({table.source_text})"
-    if record.schema_hash != schema_hash(ctx, table):
-        return f"the schema changed ({table.name}.schema.json)"
-    if record.load_hash != ctx.file_hash(load_path(ctx.project, table.name)):
-        return f"{table.name}.load changed"
-    _restore_stamp(ctx, table, record, doc)
-    return None
-
-
-def _stamped_here(ctx: BuildContext, doc: dict[str, Any] | None) -> bool:
-    """The build dir's stamp says csv2pg loaded the table into this very database (a table
-    loaded before the database kept csv2pg's record is adopted, not refused)."""
-    return doc is not None and doc["inputs"]["database"] == ctx.identity_hash()
-
-
-def _restore_stamp(ctx: BuildContext, table: TableSettings, record: TableRecord,
-                   doc: dict[str, Any] | None) -> None:
-    """Write import.json from the database's record when the build dir lacks it (a fresh clone)."""
-    identity = ctx.identity_hash()
-    if identity is None or ctx._identity is None:
-        return
-    inputs = {"csv": record.csv_hash, "load": record.load_hash, "schema": record.schema_hash,
-              "database": identity}
-    if doc is not None and doc["inputs"] == inputs and doc["rows"] == record.rows:
-        return
-    stamp = {"table": record.qualified, "inputs": inputs, "rows": record.rows,
-             "rejects": record.rejects, "engine": record.engine, "database": dict(ctx._identity),
-             "started_at": record.started_at.astimezone(UTC).isoformat(timespec="seconds")
-             .replace("+00:00", "Z"),
-             "duration_s": round(record.duration_s, 3), "csv2pg_version": record.csv2pg_version}
-    if validation_errors("import", {**stamp, "schema_version": 1}):
-        return   # the stamp's format moved on: the database's record still answers
-    write_artifact("import", stamp_path(ctx.project, table.name), stamp)
-
-
-def _stamp_reason(ctx: BuildContext, table: TableSettings) -> str | None:
-    doc = try_read_artifact("import", stamp_path(ctx.project, table.name))
-    if doc is None:
-        return "never imported"
-    if doc["inputs"]["csv"] != ctx.csv_hash(table):
-        return f"the CSV changed ({table.source_text})"
-    if doc["inputs"]["load"] != ctx.file_hash(load_path(ctx.project, table.name)):
-        return f"{table.name}.load changed"
-    identity = ctx.identity_hash()
-    if identity is None:
-        return "the database does not exist yet"
-    if doc["inputs"]["database"] != identity:
-        return "the project points at another database"
-    tables = ctx.live_tables()
-    if tables is not None and (table.db_schema, table.table) not in tables:
-        return f"{table.db_schema}.{table.table} is missing from the database"
-    return None
-
-
-# ---------------------------------------------------------------------------------------------
 # Actions: module-level functions with plain arguments
-
-
-def _read_chunks(project: Project, name: str, chunks: int) -> list[list[dict[str, Any]]]:
-    result = []
-    for chunk in range(chunks):
-        doc = try_read_artifact("types", chunk_path(project, name, chunk))
-        if doc is None:
-            raise DataError(f"chunk_{chunk}.types.json is missing", table=name)
-        result.append(doc["columns"])
-    return result
 
 
 def _guarded(task_name: str, ctx: BuildContext, body: Callable[[], dict[str, Any] | None]) -> Any:
@@ -437,7 +131,7 @@ def run_schema(ctx: BuildContext, table: TableSettings, chunks: int) -> Any:
         sample = try_read_artifact("sample", sample_path(ctx.project, table.name))
         if sample is None:
             raise DataError("sample.json is missing or unreadable", table=table.name)
-        doc = build_table_schema(table, sample, _read_chunks(ctx.project, table.name, chunks))
+        doc = build_table_schema(table, sample, read_chunks(ctx.project, table.name, chunks))
         write_artifact("table", schema_path(ctx.project, table.name), doc)
     return _guarded(f"schema:{table.name}", ctx, body)
 
@@ -490,7 +184,7 @@ def swap_options(ctx: BuildContext, table: TableSettings, schema: dict[str, Any]
         if owner == "foreign":
             doc = try_read_artifact("import", stamp_path(ctx.project, table.name))
             records = ctx.records() or {}
-            if (table.db_schema, table.table) in records or not _stamped_here(ctx, doc):
+            if (table.db_schema, table.table) in records or not stamped_here(ctx, doc):
                 raise not_ours_error(f"{table.db_schema}.{table.table}")
             force = True
     return SwapOptions(indexes=indexes, force=force, project=ctx.project.name)

@@ -37,7 +37,7 @@ def types_hash(chunks: list[list[dict[str, Any]]]) -> str:
 def facts_hash(sample: dict[str, Any]) -> str:
     """The hash of the sample's facts the schema records beside the decisions (exact
     uniqueness, proven value formats), so a schema whose decisions stand is still remade
-    when one of them changes (``graph.schema_reason`` compares it with ``inputs.facts``)."""
+    when one of them changes (``freshness.schema_reason`` compares it with ``inputs.facts``)."""
     return hash_value([{"unique": p.get("unique"),
                         "formats": [[e["format"], e["failures"] == 0, e["uses"]]
                                     for e in p.get("formats", ())]}
