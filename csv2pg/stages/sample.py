@@ -437,7 +437,8 @@ def _add_exact_facts(files: tuple[Path, ...], dialect: Dialect, headers: list[st
     (``formats.propose``), each counted on every value (``FormatStats``, or DuckDB's
     ``scan_formats``). ``unique``: the Python profile knows it exactly; the DuckDB one asks
     ``count(DISTINCT)`` of the columns whose distinct estimate reaches ``UNIQUE_SHARE`` of
-    their values (the estimate is within a few per cent: the others have duplicates).
+    their values (the estimate is within a few per cent: the others have duplicates) and
+    whose sampled head repeats no value (``_repeated_in_head``).
     ``known`` are those the main scan proved already (``_duckdb_columns``); only the rest
     takes a pass of its own.
     """
@@ -455,6 +456,9 @@ def _add_exact_facts(files: tuple[Path, ...], dialect: Dialect, headers: list[st
         found[i]["unique"] = found[i]["non_null"] == 0  # no two values: vacuously unique
     unique = [i for i in unique if found[i]["non_null"]
               and found[i]["distinct"] >= UNIQUE_SHARE * found[i]["non_null"]]
+    # Two records of the head sharing a value prove it: False stands, no pass needed.
+    repeated = set(_repeated_in_head(sample, unique, null_tokens))
+    unique = [i for i in unique if i not in repeated]
     if not wanted and not unique:
         return
     if duckdb_path:
@@ -499,6 +503,23 @@ def _add_exact_facts(files: tuple[Path, ...], dialect: Dialect, headers: list[st
                                if formats.plausible(e, dialect.delimiter)]
     for i, kept in distinct.items():
         found[i]["unique"] = kept is not None
+
+
+def _repeated_in_head(sample: Sample, columns: list[int], null_tokens: frozenset[str]) -> list[int]:
+    """The ``columns`` where two records of the sample's head hold the same value: proven not
+    unique without a pass (a column of amounts or times is often nearly all different)."""
+    repeated = []
+    for i in columns:
+        seen: set[str] = set()
+        for _, fields in sample.head:
+            value = fields[i] if i < len(fields) else ""
+            if value == "" or value in null_tokens:
+                continue
+            if value in seen:
+                repeated.append(i)
+                break
+            seen.add(value)
+    return repeated
 
 
 def _add_format_examples(path: Path, dialect: Dialect, columns: list[dict[str, Any]],

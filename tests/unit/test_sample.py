@@ -424,6 +424,34 @@ def test_long_file_formats_and_unique_duckdb_equals_python(tmp_path: Path) -> No
     assert [c["unique"] for c in duck["columns"]] == [True, True, False, True, False]
 
 
+def test_a_value_repeated_in_the_head_disproves_uniqueness_without_a_pass(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A nearly all-different column (its distinct estimate past UNIQUE_SHARE) whose first
+    records share a value is not unique, known from the sample: no pass counts it."""
+    path = tmp_path / "amounts.csv"
+    rows = 4000
+    lines = ["id,amount,late"]
+    for i in range(1, rows + 1):
+        amount = "10.50" if i in (2, 3) else f"{i * 7 + 0.25:.2f}"   # repeated in the head
+        late = "x1" if i == rows else f"x{i}"                          # repeated past it
+        lines.append(f"{i},{amount},{late}")
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    table = table_for(path)
+    python = build_sample(table, HASH, HASH, engine="python")
+    passes: list[list[int]] = []
+
+    def second_pass(*args: Any, **kwargs: Any) -> Any:
+        passes.append(sorted(args[5]))
+        return scan_formats(*args, **kwargs)
+
+    monkeypatch.setattr(sample_stage, "MERGED_DISTINCT_VALUES", 0)   # counts in a pass of their own
+    monkeypatch.setattr(sample_stage, "scan_formats", second_pass)
+    duck = build_sample(table, HASH, HASH)
+    assert canonical_json(_without_estimates(duck, python)) == canonical_json(python)
+    assert [c["unique"] for c in duck["columns"]] == [True, False, False]
+    assert passes == [[0, 2]]   # id and late: amount's head settled it
+
+
 def test_formats_and_unique_are_proven_in_the_main_scan(tmp_path: Path,
                                                         monkeypatch: pytest.MonkeyPatch) -> None:
     """Where the sample foresees them, formats and exact uniqueness take no pass of their
