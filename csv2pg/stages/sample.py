@@ -12,7 +12,7 @@ How (issue 3): a sample first, the first ``HEAD_ROWS`` records plus one record f
 candidate types its values parse as (``pgtypes`` decides what PostgreSQL accepts); one DuckDB
 scan (``csv2pg.profile``) then proves those candidates on every record, and columns whose
 integer proof fails are re-proven as numbers. Failing values and their physical lines come
-from a Python stream over only the failing columns that stops once each has its examples.
+from a Python stream over the first records, and past them from DuckDB (``csv2pg.locate``).
 Where DuckDB cannot read the file exactly as ``dialect.open_records`` does (encodings it
 lacks, lone CR line ends, escape characters, footers, compressed input, ragged rows, NUL
 characters) every record is streamed and profiled in Python instead; small files (no more
@@ -51,10 +51,8 @@ from typing import Any, Literal, NamedTuple
 
 from csv2pg import formats, pgtypes, profile
 from csv2pg.colstats import (
-    MAX_EXAMPLES,
     MAX_UNIQUE_VALUES,
     MAX_VALUES,
-    VALUE_CHARS,
     ColumnStats,
     RecordChecks,
     number_text,
@@ -64,6 +62,7 @@ from csv2pg.dialect import Dialect, detect_dialect, open_records, read_header
 from csv2pg.errors import DataError
 from csv2pg.formatscan import FormatStats, fact_query, scan_formats
 from csv2pg.identifiers import unique_identifiers
+from csv2pg.locate import add_examples, add_format_examples
 from csv2pg.records import reader_options
 from csv2pg.settings import TableSettings
 
@@ -299,7 +298,7 @@ def _duckdb_columns(path: Path, dialect: Dialect, headers: list[str],
         raise profile.Unsupported("DuckDB's record count differs from Python's")
     columns = [_counted_profile(rows, counts[i], sampled[i], sample.complete)
                for i in range(n)]
-    _add_examples(path, dialect, columns, null_tokens)
+    add_examples(path, dialect, n, columns, null_tokens, fast=True)
     return rows, columns, facts.read(fact_values)
 
 
@@ -373,46 +372,6 @@ def _counted_profile(rows: int, counts: profile.ColumnCounts, sampled: ColumnSta
     }
 
 
-def _add_examples(path: Path, dialect: Dialect, columns: list[dict[str, Any]],
-                  null_tokens: frozenset[str]) -> None:
-    """The first failing values of every eliminated candidate, with their physical lines.
-
-    DuckDB counts failures but cannot say on which line a record starts, so this streams
-    the records in Python over only the columns with failures, until each has its examples.
-    """
-    needs: dict[int, dict[str, int]] = {}
-    for i, col in enumerate(columns):
-        wanted = {name: min(MAX_EXAMPLES, c["failures"])
-                  for name, c in col["candidates"].items() if c["failures"]}
-        if wanted:
-            needs[i] = wanted
-    if not needs:
-        return
-    for line, fields in open_records(path, dialect):
-        for i in list(needs):
-            if i >= len(fields):
-                continue
-            value = fields[i]
-            if value == "" or value in null_tokens:
-                continue
-            wanted = needs[i]
-            # Usually one or two candidates still want examples (a range failing late):
-            # checking only those is much cheaper than every candidate.
-            failing = ([name for name in wanted if not pgtypes.parses_as(name, value)]
-                       if len(wanted) <= 3 else pgtypes.failing_candidates(value))
-            for name in failing:
-                if name in wanted:
-                    columns[i]["candidates"][name]["examples"].append(
-                        {"line": line, "value": value[:VALUE_CHARS]})
-                    wanted[name] -= 1
-                    if wanted[name] == 0:
-                        del wanted[name]
-            if not wanted:
-                del needs[i]
-        if not needs:
-            return
-
-
 # --- exact facts: value formats and uniqueness ------------------------------------------------
 
 UNIQUE_SHARE = 0.8  # columns whose distinct estimate reaches this share of values are counted
@@ -481,7 +440,7 @@ def _add_exact_facts(files: tuple[Path, ...], dialect: Dialect, headers: list[st
                                        if formats.plausible(e, dialect.delimiter)]
             for i, flag in exact.items():
                 found[i]["unique"] = flag
-            _add_format_examples(files[0], dialect, found, null_tokens)
+            add_format_examples(files[0], dialect, n, found, null_tokens, fast=True)
             return
     stats = {i: FormatStats(fmts) for i, fmts in wanted.items()}
     distinct: dict[int, set[str] | None] = {i: set() for i in unique}
@@ -520,29 +479,6 @@ def _repeated_in_head(sample: Sample, columns: list[int], null_tokens: frozenset
                 break
             seen.add(value)
     return repeated
-
-
-def _add_format_examples(path: Path, dialect: Dialect, columns: list[dict[str, Any]],
-                         null_tokens: frozenset[str]) -> None:
-    """The first values not in each failing format, with their lines (as ``_add_examples``)."""
-    needs = {(i, k): min(MAX_EXAMPLES, entry["failures"])
-             for i, col in enumerate(columns) for k, entry in enumerate(col.get("formats", ()))
-             if entry["failures"]}
-    if not needs:
-        return
-    for line, fields in open_records(path, dialect):
-        for i, k in list(needs):
-            value = fields[i] if i < len(fields) else ""
-            if value == "" or value in null_tokens:
-                continue
-            entry = columns[i]["formats"][k]
-            if formats.canonical(value, entry["format"]) is None:
-                entry["examples"].append({"line": line, "value": value[:VALUE_CHARS]})
-                needs[(i, k)] -= 1
-                if not needs[(i, k)]:
-                    del needs[(i, k)]
-        if not needs:
-            return
 
 
 # --- the step ----------------------------------------------------------------------------

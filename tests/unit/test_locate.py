@@ -1,0 +1,116 @@
+"""csv2pg.locate: the first failing values and their lines, found past the head by DuckDB."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from csv2pg import locate
+from csv2pg.artifacts import canonical_json
+from csv2pg.dialect import detect_dialect, open_records
+from csv2pg.settings import TableSettings
+from csv2pg.stages.sample import build_sample
+
+HASH = "0123456789abcdef0123456789abcdef"
+
+
+def table_for(path: Path) -> TableSettings:
+    return TableSettings(name="t", source=path, source_text=path.name, table="t",
+                         db_schema="public")
+
+
+def tricky(path: Path, rows: int, newline: str = "\n", preamble: str = "") -> None:
+    """Quoted delimiters, doubled quotes, fields over several lines, blank lines; the
+    amount column fails to be a number only near the end and as 'n/a'."""
+    lines = ["id,amount,note,day"]
+    for i in range(1, rows + 1):
+        note = {0: f'"a ""q"" {i}{newline}next, line"', 1: "plain", 2: f'"x,{i}"',
+                3: f'"{newline}{newline}"', 4: ""}[i % 5]
+        amount = "n/a" if i in (rows - 7, rows - 2) else ("12 kg" if i == rows else f"{i}.5")
+        lines.append(f"{i},{amount},{note},2024-01-{1 + i % 28:02d}")
+        if i % 97 == 0:
+            lines.append("")   # a blank line: no record
+    path.write_text(preamble + newline.join(lines) + newline, encoding="utf-8", newline="")
+
+
+@pytest.mark.parametrize("newline", ["\n", "\r\n"])
+def test_records_at_agrees_with_open_records(tmp_path: Path, newline: str) -> None:
+    path = tmp_path / "t.csv"
+    tricky(path, 700, newline)
+    dialect = detect_dialect(path, table_for(path).dialect)
+    expected = dict(enumerate(open_records(path, dialect), start=1))
+    assert locate.records_at(path, dialect, set(expected)) == {
+        o: (line, fields) for o, (line, fields) in expected.items()}
+
+
+def test_records_at_counts_a_preamble(tmp_path: Path) -> None:
+    path = tmp_path / "t.csv"
+    tricky(path, 60, preamble="Exported 2026-11-26\nby some tool\n\n")
+    dialect = detect_dialect(path, table_for(path).dialect)
+    assert dialect.preamble_lines >= 2
+    expected = dict(enumerate(open_records(path, dialect), start=1))
+    assert locate.records_at(path, dialect, {1, 30, 60}) == {o: expected[o] for o in (1, 30, 60)}
+
+
+@pytest.fixture
+def head_of_ten(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Stream 10 records in Python before asking DuckDB; record how often DuckDB is asked."""
+    asked: list[int] = []
+    first_matches = locate.first_matches
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        asked.append(kwargs.get("after", 0))
+        return first_matches(*args, **kwargs)
+
+    monkeypatch.setattr(locate, "HEAD_RECORDS", 10)
+    monkeypatch.setattr(locate, "first_matches", spy)
+    return asked
+
+
+def test_late_failures_are_found_by_duckdb_with_python_lines(tmp_path: Path,
+                                                              head_of_ten: list[int]) -> None:
+    """The examples past the head are the very values and lines the Python profile names."""
+    path = tmp_path / "t.csv"
+    tricky(path, 3000)
+    table = table_for(path)
+    python = build_sample(table, HASH, HASH, engine="python")
+    duck = build_sample(table, HASH, HASH)
+    assert head_of_ten   # DuckDB was asked, after the head
+    amount = next(c for c in duck["columns"] if c["name"] == "amount")
+    assert [(e["line"], e["value"]) for e in amount["candidates"]["numeric"]["examples"]] == [
+        (line, value) for line, fields in open_records(path, detect_dialect(path, table.dialect))
+        if (value := fields[1]) in ("n/a", "12 kg")]
+    assert amount["candidates"]["numeric"]["examples"] == next(
+        c for c in python["columns"] if c["name"] == "amount")["candidates"]["numeric"]["examples"]
+    for ours, theirs in zip(duck["columns"], python["columns"], strict=True):
+        assert canonical_json([c["examples"] for c in ours["candidates"].values()]) == \
+            canonical_json([c["examples"] for c in theirs["candidates"].values()])
+        assert canonical_json([e["examples"] for e in ours["formats"]]) == \
+            canonical_json([e["examples"] for e in theirs["formats"]])
+
+
+def test_a_stray_quote_falls_back_to_streaming(tmp_path: Path, head_of_ten: list[int],
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """A quote inside an unquoted field misleads the quote count: the records found are not
+    the ones DuckDB named, and the examples come from streaming on, still right."""
+    limits: list[int | None] = []
+    stream = locate._stream
+
+    def spy(*args: Any, **kwargs: Any) -> int:
+        limits.append(args[7])
+        return stream(*args, **kwargs)
+
+    monkeypatch.setattr(locate, "_stream", spy)
+    path = tmp_path / "t.csv"
+    lines = ["id,amount,size"]
+    for i in range(1, 3001):
+        size = '17" screen' if i == 50 else "m"
+        lines.append(f"{i},{'none' if i == 2990 else f'{i}.25'},{size}")
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    table = table_for(path)
+    duck = build_sample(table, HASH, HASH)
+    amount = next(c for c in duck["columns"] if c["name"] == "amount")
+    assert head_of_ten and None in limits   # DuckDB asked, then streaming to the end
+    assert amount["candidates"]["numeric"]["examples"] == [{"line": 2991, "value": "none"}]
