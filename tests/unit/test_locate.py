@@ -55,29 +55,36 @@ def test_records_at_counts_a_preamble(tmp_path: Path) -> None:
 
 
 @pytest.fixture
-def head_of_ten(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """Stream 10 records in Python before asking DuckDB; record how often DuckDB is asked."""
-    asked: list[int] = []
-    first_matches = locate.first_matches
+def head_of_ten(monkeypatch: pytest.MonkeyPatch) -> dict[str, list[Any]]:
+    """Stream 10 records in Python before asking DuckDB; record when DuckDB is asked and
+    how far each Python stream may go (None: to the end, the fallback)."""
+    seen: dict[str, list[Any]] = {"asked": [], "limits": []}
+    first_matches, stream = locate.first_matches, locate._stream
 
-    def spy(*args: Any, **kwargs: Any) -> Any:
-        asked.append(kwargs.get("after", 0))
+    def ask(*args: Any, **kwargs: Any) -> Any:
+        seen["asked"].append(kwargs.get("after", 0))
         return first_matches(*args, **kwargs)
 
+    def streamed(*args: Any, **kwargs: Any) -> int:
+        seen["limits"].append(args[7])
+        return stream(*args, **kwargs)
+
     monkeypatch.setattr(locate, "HEAD_RECORDS", 10)
-    monkeypatch.setattr(locate, "first_matches", spy)
-    return asked
+    monkeypatch.setattr(locate, "first_matches", ask)
+    monkeypatch.setattr(locate, "_stream", streamed)
+    return seen
 
 
-def test_late_failures_are_found_by_duckdb_with_python_lines(tmp_path: Path,
-                                                              head_of_ten: list[int]) -> None:
+def test_late_failures_are_found_by_duckdb_with_python_lines(
+        tmp_path: Path, head_of_ten: dict[str, list[Any]]) -> None:
     """The examples past the head are the very values and lines the Python profile names."""
     path = tmp_path / "t.csv"
     tricky(path, 3000)
     table = table_for(path)
     python = build_sample(table, HASH, HASH, engine="python")
     duck = build_sample(table, HASH, HASH)
-    assert head_of_ten   # DuckDB was asked, after the head
+    assert head_of_ten["asked"] and set(head_of_ten["asked"]) == {10}   # after the head
+    assert None not in head_of_ten["limits"]   # and what it named was right: no fallback
     amount = next(c for c in duck["columns"] if c["name"] == "amount")
     assert [(e["line"], e["value"]) for e in amount["candidates"]["numeric"]["examples"]] == [
         (line, value) for line, fields in open_records(path, detect_dialect(path, table.dialect))
@@ -91,18 +98,10 @@ def test_late_failures_are_found_by_duckdb_with_python_lines(tmp_path: Path,
             canonical_json([e["examples"] for e in theirs["formats"]])
 
 
-def test_a_stray_quote_falls_back_to_streaming(tmp_path: Path, head_of_ten: list[int],
-                                               monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_stray_quote_falls_back_to_streaming(tmp_path: Path,
+                                               head_of_ten: dict[str, list[Any]]) -> None:
     """A quote inside an unquoted field misleads the quote count: the records found are not
     the ones DuckDB named, and the examples come from streaming on, still right."""
-    limits: list[int | None] = []
-    stream = locate._stream
-
-    def spy(*args: Any, **kwargs: Any) -> int:
-        limits.append(args[7])
-        return stream(*args, **kwargs)
-
-    monkeypatch.setattr(locate, "_stream", spy)
     path = tmp_path / "t.csv"
     lines = ["id,amount,size"]
     for i in range(1, 3001):
@@ -112,5 +111,5 @@ def test_a_stray_quote_falls_back_to_streaming(tmp_path: Path, head_of_ten: list
     table = table_for(path)
     duck = build_sample(table, HASH, HASH)
     amount = next(c for c in duck["columns"] if c["name"] == "amount")
-    assert head_of_ten and None in limits   # DuckDB asked, then streaming to the end
+    assert head_of_ten["asked"] and None in head_of_ten["limits"]   # asked, then streamed
     assert amount["candidates"]["numeric"]["examples"] == [{"line": 2991, "value": "none"}]
