@@ -35,14 +35,20 @@ def tricky(path: Path, rows: int, newline: str = "\n", preamble: str = "") -> No
     path.write_text(preamble + newline.join(lines) + newline, encoding="utf-8", newline="")
 
 
+@pytest.mark.parametrize("block", [64, 1000, 1 << 24])   # bytes read at a time
 @pytest.mark.parametrize("newline", ["\n", "\r\n"])
-def test_records_at_agrees_with_open_records(tmp_path: Path, newline: str) -> None:
+def test_records_at_agrees_with_open_records(tmp_path: Path, newline: str, block: int,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every record, and a few far apart (counted in bulk between them), start where the
+    Python parser says, across blocks, quoted newlines, doubled quotes and blank lines."""
+    monkeypatch.setattr(locate, "BLOCK", block)
     path = tmp_path / "t.csv"
     tricky(path, 700, newline)
     dialect = detect_dialect(path, table_for(path).dialect)
     expected = dict(enumerate(open_records(path, dialect), start=1))
-    assert locate.records_at(path, dialect, set(expected)) == {
-        o: (line, fields) for o, (line, fields) in expected.items()}
+    assert locate.records_at(path, dialect, set(expected)) == expected
+    few = {1, 5, 97, 98, 137, 500, 695, 700}
+    assert locate.records_at(path, dialect, few) == {o: expected[o] for o in few}
 
 
 def test_records_at_counts_a_preamble(tmp_path: Path) -> None:
