@@ -55,9 +55,9 @@ def test_embedded_database_commands(tmp_path: Path) -> None:
         assert built.returncode == 0, built.stderr
         assert json.loads(built.stdout)["tables"][0]["rows"] == 1
     finally:
-        csv2pg("-C", str(tmp_path), "db", "stop", env=env)
+        stopped = csv2pg("-C", str(tmp_path), "db", "stop", env=env)
     status = json.loads(csv2pg("-C", str(tmp_path), "db", "status", env=env, check=True).stdout)
-    assert status["running"] is False
+    assert (stopped.returncode, status["running"]) == (0, False), stopped.stderr
 
 
 @pytest.mark.usefixtures("pgloader")
