@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Callable, Collection, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import IO, Any, TypeVar
 
@@ -41,7 +41,12 @@ from csv2pg.records import reader_options
 
 K = TypeVar("K")
 BLOCK = 1 << 24  # bytes read at a time by ``records_at``
-HEAD_RECORDS = 10_000  # records streamed in Python before DuckDB is asked (``add_examples``)
+# ``add_examples`` streams in Python the first HEAD_RECORDS records, or STREAM_SHARE of them
+# if more, before asking DuckDB: a look-up reads the whole file (1.5 s per GB at least, plus
+# the quote count up to the record), Python parses about 17 s per GB, so a failure within
+# the first tenth is found sooner by streaming (ids past smallint's range at record 32,768).
+HEAD_RECORDS = 10_000
+STREAM_SHARE = 0.1
 
 
 def first_matches(path: Path, dialect: Dialect, n_columns: int,
@@ -154,71 +159,73 @@ def _record_starts(path: Path, dialect: Dialect, ordinals: set[int]) -> dict[int
 
 # --- the examples of the profile ----------------------------------------------------------
 
-Key = tuple[int, Any]   # (column, candidate name or format index)
+Key = tuple[int, str, Any]   # (column, "candidate" or "format", its name or index)
 
 
 def add_examples(path: Path, dialect: Dialect, n_columns: int, columns: list[dict[str, Any]],
-                 null_tokens: frozenset[str], fast: bool) -> None:
-    """The first failing values of every eliminated candidate, with their physical lines.
+                 null_tokens: frozenset[str], rows: int) -> None:
+    """The first failing values of every eliminated candidate and every failing value
+    format of the DuckDB profile's ``columns``, with the physical lines their records start
+    on (those it has already are kept).
 
     DuckDB counts failures but cannot say on which line a record starts: the first
-    ``HEAD_RECORDS`` records are streamed in Python over only the columns with failures;
-    what is still wanted after them is found by ``first_matches`` and ``records_at`` where
-    ``fast`` (the DuckDB profile), else by streaming on.
+    ``HEAD_RECORDS`` records (or ``STREAM_SHARE`` of the file's ``rows``) are streamed in
+    Python over only the columns with failures;
+    what is still wanted after them is found, for candidates and formats together, by
+    ``first_matches`` and ``records_at``.
     """
-    needs = {(i, name): min(MAX_EXAMPLES, c["failures"]) for i, col in enumerate(columns)
-             for name, c in col["candidates"].items() if c["failures"]}
+    def entry(key: Key) -> dict[str, Any]:
+        found: dict[str, Any] = columns[key[0]]["candidates" if key[1] == "candidate"
+                                                 else "formats"][key[2]]
+        return found
+
+    needs: dict[Key, int] = {}
+    for i, col in enumerate(columns):
+        keys = [(i, "candidate", name) for name in col["candidates"]]
+        keys += [(i, "format", k) for k in range(len(col.get("formats", ())))]
+        for key in keys:
+            missing = min(MAX_EXAMPLES, entry(key)["failures"]) - len(entry(key)["examples"])
+            if missing > 0:
+                needs[key] = missing
+    # Where a column wants many candidates, one pass of the parsers names them all.
+    many = {i for i in {key[0] for key in needs}
+            if sum(key[0] == i and key[1] == "candidate" for key in needs) > 3}
+    last: dict[int, tuple[str, set[str]]] = {}
 
     def fails(key: Key, value: str) -> bool:
-        return not pgtypes.parses_as(key[1], value)
+        i, kind, name = key
+        if kind == "format":
+            return formats.canonical(value, entry(key)["format"]) is None
+        if i not in many:
+            return not pgtypes.parses_as(name, value)
+        seen = last.get(i)
+        if seen is None or seen[0] is not value:
+            seen = last[i] = (value, set(pgtypes.failing_candidates(value)))
+        return name in seen[1]
 
     def sql(key: Key) -> Callable[[str], str]:
-        return lambda v: f"NOT {predicate(key[1], v)}"
+        if key[1] == "format":
+            fmt = entry(key)["format"]
+            return lambda v: f"NOT {formatscan.predicate(fmt, v)}"
+        return lambda v: f"NOT {predicate(key[2], v)}"
 
     def add(key: Key, line: int, value: str) -> None:
-        columns[key[0]]["candidates"][key[1]]["examples"].append(
-            {"line": line, "value": value[:VALUE_CHARS]})
+        entry(key)["examples"].append({"line": line, "value": value[:VALUE_CHARS]})
 
     _find(path, dialect, n_columns, null_tokens, needs, fails, sql, add,
-          batch=pgtypes.failing_candidates, fast=fast)
-
-
-def add_format_examples(path: Path, dialect: Dialect, n_columns: int,
-                        columns: list[dict[str, Any]], null_tokens: frozenset[str],
-                        fast: bool) -> None:
-    """The first values not in each failing format, with their lines (as ``add_examples``)."""
-    needs = {(i, k): min(MAX_EXAMPLES, entry["failures"])
-             for i, col in enumerate(columns) for k, entry in enumerate(col.get("formats", ()))
-             if entry["failures"]}
-
-    def fmt(key: Key) -> dict[str, Any]:
-        format_: dict[str, Any] = columns[key[0]]["formats"][key[1]]["format"]
-        return format_
-
-    def fails(key: Key, value: str) -> bool:
-        return formats.canonical(value, fmt(key)) is None
-
-    def sql(key: Key) -> Callable[[str], str]:
-        return lambda v: f"NOT {formatscan.predicate(fmt(key), v)}"
-
-    def add(key: Key, line: int, value: str) -> None:
-        columns[key[0]]["formats"][key[1]]["examples"].append(
-            {"line": line, "value": value[:VALUE_CHARS]})
-
-    _find(path, dialect, n_columns, null_tokens, needs, fails, sql, add, fast=fast)
+          max(HEAD_RECORDS, int(rows * STREAM_SHARE)))
 
 
 def _find(path: Path, dialect: Dialect, n_columns: int, null_tokens: frozenset[str],
           needs: dict[Key, int], fails: Callable[[Key, str], bool],
           sql: Callable[[Key], Callable[[str], str]], add: Callable[[Key, int, str], None],
-          batch: Callable[[str], Collection[str]] | None = None, fast: bool = False) -> None:
+          head: int) -> None:
     """Call ``add(key, line, value)`` for the first ``needs[key]`` values of column key[0]
-    where ``fails(key, value)`` (nulls aside); ``batch(value)`` names the failing keys' [1]
-    at once, cheaper where a column wants many."""
+    where ``fails(key, value)`` (nulls aside), striking them off ``needs``: the first
+    ``head`` records streamed, the rest looked up."""
     if not needs:
         return
-    streamed = _stream(path, dialect, null_tokens, needs, fails, add, batch,
-                       HEAD_RECORDS if fast else None)
+    streamed = _stream(path, dialect, null_tokens, needs, fails, add, head)
     if not needs:
         return
     tokens = ", ".join(quote_literal(t) for t in sorted(null_tokens))
@@ -240,7 +247,7 @@ def _find(path: Path, dialect: Dialect, n_columns: int, null_tokens: frozenset[s
                     raise Unsupported("the record found is not the one DuckDB named")
                 located.append((key, line, value))
     except Unsupported:
-        _stream(path, dialect, null_tokens, needs, fails, add, batch, None, skip=streamed)
+        _stream(path, dialect, null_tokens, needs, fails, add, None, skip=streamed)
         return
     for key, line, value in located:
         add(key, line, value)
@@ -248,8 +255,7 @@ def _find(path: Path, dialect: Dialect, n_columns: int, null_tokens: frozenset[s
 
 def _stream(path: Path, dialect: Dialect, null_tokens: frozenset[str], needs: dict[Key, int],
             fails: Callable[[Key, str], bool], add: Callable[[Key, int, str], None],
-            batch: Callable[[str], Collection[str]] | None, limit: int | None,
-            skip: int = 0) -> int:
+            limit: int | None, skip: int = 0) -> int:
     """Stream the records after the first ``skip``, at most ``limit`` of them, taking what
     ``needs`` asks for (and striking it off); the number of records read, ``skip`` included."""
     by_column: dict[int, list[Key]] = {}
@@ -266,11 +272,7 @@ def _stream(path: Path, dialect: Dialect, null_tokens: frozenset[str], needs: di
             if value == "" or value in null_tokens:
                 continue
             keys = by_column[i]
-            if batch is not None and len(keys) > 3:
-                failing = set(batch(value))
-                hit = [k for k in keys if k[1] in failing]
-            else:
-                hit = [k for k in keys if fails(k, value)]
+            hit = [k for k in keys if fails(k, value)]
             for key in hit:
                 add(key, line, value)
                 needs[key] -= 1

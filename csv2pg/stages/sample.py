@@ -62,7 +62,7 @@ from csv2pg.dialect import Dialect, detect_dialect, open_records, read_header
 from csv2pg.errors import DataError
 from csv2pg.formatscan import FormatStats, fact_query, scan_formats
 from csv2pg.identifiers import unique_identifiers
-from csv2pg.locate import add_examples, add_format_examples
+from csv2pg.locate import add_examples
 from csv2pg.records import reader_options
 from csv2pg.settings import TableSettings
 
@@ -298,7 +298,6 @@ def _duckdb_columns(path: Path, dialect: Dialect, headers: list[str],
         raise profile.Unsupported("DuckDB's record count differs from Python's")
     columns = [_counted_profile(rows, counts[i], sampled[i], sample.complete)
                for i in range(n)]
-    add_examples(path, dialect, n, columns, null_tokens, fast=True)
     return rows, columns, facts.read(fact_values)
 
 
@@ -440,7 +439,6 @@ def _add_exact_facts(files: tuple[Path, ...], dialect: Dialect, headers: list[st
                                        if formats.plausible(e, dialect.delimiter)]
             for i, flag in exact.items():
                 found[i]["unique"] = flag
-            add_format_examples(files[0], dialect, n, found, null_tokens, fast=True)
             return
     stats = {i: FormatStats(fmts) for i, fmts in wanted.items()}
     distinct: dict[int, set[str] | None] = {i: set() for i in unique}
@@ -523,6 +521,8 @@ def _profile(table: TableSettings, csv_hash: str, options_hash: str,
     if not problems:
         _add_exact_facts(files, dialect, headers, null_tokens, sample, found, duckdb_path=use_duckdb,
                          known=known)
+    if known is not None:   # DuckDB profiled: its failures and format failures want examples
+        add_examples(path, dialect, len(headers), found, null_tokens, rows)
     return {
         "table": table.name,
         "inputs": {"csv": csv_hash, "options": options_hash},

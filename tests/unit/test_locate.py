@@ -72,10 +72,11 @@ def head_of_ten(monkeypatch: pytest.MonkeyPatch) -> dict[str, list[Any]]:
         return first_matches(*args, **kwargs)
 
     def streamed(*args: Any, **kwargs: Any) -> int:
-        seen["limits"].append(args[7])
+        seen["limits"].append(args[6])
         return stream(*args, **kwargs)
 
     monkeypatch.setattr(locate, "HEAD_RECORDS", 10)
+    monkeypatch.setattr(locate, "STREAM_SHARE", 0.0)
     monkeypatch.setattr(locate, "first_matches", ask)
     monkeypatch.setattr(locate, "_stream", streamed)
     return seen
@@ -119,3 +120,21 @@ def test_a_stray_quote_falls_back_to_streaming(tmp_path: Path,
     amount = next(c for c in duck["columns"] if c["name"] == "amount")
     assert head_of_ten["asked"] and None in head_of_ten["limits"]   # asked, then streamed
     assert amount["candidates"]["numeric"]["examples"] == [{"line": 2991, "value": "none"}]
+
+
+def test_a_failure_in_the_first_tenth_is_streamed(tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """Within the first tenth of the records Python streaming finds it sooner than a look-up
+    that reads the whole file (ids past smallint's range at record 32,768 of millions)."""
+    monkeypatch.setattr(locate, "HEAD_RECORDS", 10)
+
+    def no_look_up(*_args: object, **_kwargs: object) -> None:
+        raise AssertionError("DuckDB was asked")
+
+    monkeypatch.setattr(locate, "first_matches", no_look_up)
+    path = tmp_path / "t.csv"
+    rows = ["id,code"] + [f"{i},{'x9' if i == 250 else i * 3}" for i in range(1, 3001)]
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    doc = build_sample(table_for(path), HASH, HASH)
+    code = next(c for c in doc["columns"] if c["name"] == "code")
+    assert code["candidates"]["integer"]["examples"] == [{"line": 251, "value": "x9"}]
