@@ -13,10 +13,12 @@ find them costs about 17 s per GB, and a value that fails only near the end of a
   even: the dialects DuckDB reads double their quotes and escape nothing) and parses just
   them: {ordinal: (start line, fields)}.
 
-The caller checks that each record holds the value DuckDB gave and fails in Python too,
-and otherwise falls back to streaming (a stray quote in an unquoted field misleads the
-quote count; DuckDB and Python could count blank lines differently). Only for files
-``profile.supports`` (DuckDB reads them exactly as ``records.open_records`` does).
+``add_examples`` (the DuckDB profile's, from ``stages.sample``) streams the first tenth of
+the records in Python and uses these two for what is still wanted after them. It checks
+that each record holds the value DuckDB gave and fails in Python too, and otherwise streams
+on (a stray quote in an unquoted field misleads the quote count; DuckDB and Python could
+count blank lines differently). Only for files ``profile.supports`` (DuckDB reads them
+exactly as ``records.open_records`` does).
 
 Imports duckdb. Reads the CSV; writes nothing.
 """
