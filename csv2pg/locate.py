@@ -13,8 +13,8 @@ find them costs about 17 s per GB, and a value that fails only near the end of a
   even: the dialects DuckDB reads double their quotes and escape nothing) and parses just
   them: {ordinal: (start line, fields)}.
 
-``add_examples`` (the DuckDB profile's, from ``stages.sample``) streams the first tenth of
-the records in Python and uses these two for what is still wanted after them. It checks
+``add_examples`` (the DuckDB profile's, from ``stages.sample``) streams the first
+``HEAD_RECORDS`` records in Python and uses these two for what is still wanted after them. It checks
 that each record holds the value DuckDB gave and fails in Python too, and otherwise streams
 on (a stray quote in an unquoted field misleads the quote count; DuckDB and Python could
 count blank lines differently). Only for files ``profile.supports`` (DuckDB reads them
@@ -43,12 +43,12 @@ from csv2pg.records import reader_options
 
 K = TypeVar("K")
 BLOCK = 1 << 24  # bytes read at a time by ``records_at``
-# ``add_examples`` streams in Python the first HEAD_RECORDS records, or STREAM_SHARE of them
-# if more, before asking DuckDB: a look-up reads the whole file (1.5 s per GB at least, plus
-# the quote count up to the record), Python parses about 17 s per GB, so a failure within
-# the first tenth is found sooner by streaming (ids past smallint's range at record 32,768).
-HEAD_RECORDS = 10_000
-STREAM_SHARE = 0.1
+# ``add_examples`` streams the first HEAD_RECORDS records in Python before asking DuckDB: a
+# look-up reads the whole file (1.5 s per GB at least, plus the quote count up to the
+# record), so early failures (ids past smallint's range at record 32,768) are found sooner
+# by streaming; a tenth of the benchmark's 1 GB took 5 s where a column wanted five
+# candidates' examples.
+HEAD_RECORDS = 50_000
 
 
 def first_matches(path: Path, dialect: Dialect, n_columns: int,
@@ -165,14 +165,13 @@ Key = tuple[int, str, Any]   # (column, "candidate" or "format", its name or ind
 
 
 def add_examples(path: Path, dialect: Dialect, n_columns: int, columns: list[dict[str, Any]],
-                 null_tokens: frozenset[str], rows: int) -> None:
+                 null_tokens: frozenset[str]) -> None:
     """The first failing values of every eliminated candidate and every failing value
     format of the DuckDB profile's ``columns``, with the physical lines their records start
     on (those it has already are kept).
 
     DuckDB counts failures but cannot say on which line a record starts: the first
-    ``HEAD_RECORDS`` records (or ``STREAM_SHARE`` of the file's ``rows``) are streamed in
-    Python over only the columns with failures;
+    ``HEAD_RECORDS`` records are streamed in Python over only the columns with failures;
     what is still wanted after them is found, for candidates and formats together, by
     ``first_matches`` and ``records_at``.
     """
@@ -214,8 +213,7 @@ def add_examples(path: Path, dialect: Dialect, n_columns: int, columns: list[dic
     def add(key: Key, line: int, value: str) -> None:
         entry(key)["examples"].append({"line": line, "value": value[:VALUE_CHARS]})
 
-    _find(path, dialect, n_columns, null_tokens, needs, fails, sql, add,
-          max(HEAD_RECORDS, int(rows * STREAM_SHARE)))
+    _find(path, dialect, n_columns, null_tokens, needs, fails, sql, add, HEAD_RECORDS)
 
 
 def _find(path: Path, dialect: Dialect, n_columns: int, null_tokens: frozenset[str],

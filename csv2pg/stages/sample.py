@@ -262,7 +262,8 @@ def _duckdb_columns(path: Path, dialect: Dialect, headers: list[str],
 
     The facts ``_add_exact_facts`` needs are asked in the main scan where the sample
     foresees them: the formats of columns no candidate can prove (``propose`` found none)
-    and exact uniqueness where the sample's values are all different (``_unique_guesses``).
+    and exact uniqueness where the sample's values are all different (``_unique_guesses``);
+    the formats of columns whose proposal failed, in the pass that proves them again.
     """
     n = len(headers)
     proposals = [propose(s) for s in sampled]
@@ -290,15 +291,25 @@ def _duckdb_columns(path: Path, dialect: Dialect, headers: list[str],
             again[i] = again[i] or (None if proposal is None
                                     else recheck_levels(sampled[i], proposal) or None)
             rescan.add(i)
+    # The formats of the columns scanned again are asked in the same pass: if no candidate
+    # proves one of them, ``_add_exact_facts`` needs them (else it reads the file once more).
+    maybe = fact_query(null_tokens, {
+        i: found for i in sorted(rescan)
+        if i not in wanted and (found := formats.propose(values[i], dialect.delimiter))})
+    maybe_values: list[Any] = []
     if rescan:
-        _, more = profile.scan(path, dialect, n, null_tokens, again, columns=rescan)
+        _, more = profile.scan(path, dialect, n, null_tokens, again, columns=rescan,
+                               extra=maybe.select, extra_values=maybe_values)
         for i in rescan:
             counts[i] = more[i]
     if sample.complete and rows != len(sample.head):
         raise profile.Unsupported("DuckDB's record count differs from Python's")
     columns = [_counted_profile(rows, counts[i], sampled[i], sample.complete)
                for i in range(n)]
-    return rows, columns, facts.read(fact_values)
+    entries, unique = facts.read(fact_values)
+    if rescan:
+        entries.update(maybe.read(maybe_values)[0])
+    return rows, columns, (entries, unique)
 
 
 def _unique_guesses(sample: Sample, n_columns: int, null_tokens: frozenset[str],
@@ -522,7 +533,7 @@ def _profile(table: TableSettings, csv_hash: str, options_hash: str,
         _add_exact_facts(files, dialect, headers, null_tokens, sample, found, duckdb_path=use_duckdb,
                          known=known)
     if known is not None:   # DuckDB profiled: its failures and format failures want examples
-        add_examples(path, dialect, len(headers), found, null_tokens, rows)
+        add_examples(path, dialect, len(headers), found, null_tokens)
     return {
         "table": table.name,
         "inputs": {"csv": csv_hash, "options": options_hash},

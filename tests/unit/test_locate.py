@@ -76,7 +76,6 @@ def head_of_ten(monkeypatch: pytest.MonkeyPatch) -> dict[str, list[Any]]:
         return stream(*args, **kwargs)
 
     monkeypatch.setattr(locate, "HEAD_RECORDS", 10)
-    monkeypatch.setattr(locate, "STREAM_SHARE", 0.0)
     monkeypatch.setattr(locate, "first_matches", ask)
     monkeypatch.setattr(locate, "_stream", streamed)
     return seen
@@ -122,11 +121,11 @@ def test_a_stray_quote_falls_back_to_streaming(tmp_path: Path,
     assert amount["candidates"]["numeric"]["examples"] == [{"line": 2991, "value": "none"}]
 
 
-def test_a_failure_in_the_first_tenth_is_streamed(tmp_path: Path,
-                                                  monkeypatch: pytest.MonkeyPatch) -> None:
-    """Within the first tenth of the records Python streaming finds it sooner than a look-up
+def test_a_failure_in_the_first_records_is_streamed(tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """Within the first HEAD_RECORDS records, Python streaming finds it sooner than a look-up
     that reads the whole file (ids past smallint's range at record 32,768 of millions)."""
-    monkeypatch.setattr(locate, "HEAD_RECORDS", 10)
+    monkeypatch.setattr(locate, "HEAD_RECORDS", 300)
 
     def no_look_up(*_args: object, **_kwargs: object) -> None:
         raise AssertionError("DuckDB was asked")

@@ -452,6 +452,26 @@ def test_a_value_repeated_in_the_head_disproves_uniqueness_without_a_pass(
     assert passes == [[0, 2]]   # id and late: amount's head settled it
 
 
+def test_formats_of_a_proposal_failing_late_are_proven_in_its_second_pass(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A column the sample takes for integers fails on its last value: the pass that proves
+    it again also proves the value formats it then needs, no third pass over the file."""
+    path = tmp_path / "late.csv"
+    lines = ["id,qty"] + [f"{i},{i % 17}" for i in range(1, 4001)] + ["4001,many"]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    table = table_for(path)
+    python = build_sample(table, HASH, HASH, engine="python")
+
+    def no_third_pass(*_args: object, **_kwargs: object) -> None:
+        raise AssertionError("a pass of its own for the formats")
+
+    monkeypatch.setattr(sample_stage, "scan_formats", no_third_pass)
+    duck = build_sample(table, HASH, HASH)
+    qty = column(duck, "qty")
+    assert qty["candidates"]["smallint"]["failures"] == 1 and qty["formats"]
+    assert canonical_json(_without_estimates(duck, python)) == canonical_json(python)
+
+
 def test_formats_and_unique_are_proven_in_the_main_scan(tmp_path: Path,
                                                         monkeypatch: pytest.MonkeyPatch) -> None:
     """Where the sample foresees them, formats and exact uniqueness take no pass of their
