@@ -26,7 +26,7 @@ never overlap, so a column needs only its family's level):
 - ``boolean``, ``date`` (date, timestamp, timestamptz), ``time``, ``uuid``, ``inet`` (cidr,
   inet), ``jsonb``.
 
-Imports duckdb (as does ``formatscan``). Reads the CSV; writes nothing. Imports no other
+Imports duckdb (as do ``formatscan`` and ``locate``). Reads the CSV; writes nothing. Imports no other
 csv2pg module than dialect, pgtypes and predicates.
 """
 

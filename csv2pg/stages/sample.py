@@ -328,13 +328,22 @@ def _unique_guesses(sample: Sample, n_columns: int, null_tokens: frozenset[str],
         return []
     record_bytes = sum(len(",".join(f)) + 1 for _, f in sample.head) / len(sample.head)
     rows = path.stat().st_size / max(record_bytes, 1.0)
+    heads = [f for _, f in sample.head]
     guesses: list[int] = []
     for i in range(n_columns):
-        head = [f[i] for _, f in sample.head if i < len(f) and f[i] != "" and f[i] not in null_tokens]
-        strata = [f[i] for f in sample.strata if i < len(f) and f[i] != "" and f[i] not in null_tokens]
-        if head and len(set(head)) == len(head) and len(set(strata)) == len(strata):
+        head = _present(heads, i, null_tokens)
+        if head and _all_different(head) and _all_different(_present(sample.strata, i, null_tokens)):
             guesses.append(i)
     return guesses if rows * len(guesses) <= MERGED_DISTINCT_VALUES else []
+
+
+def _present(records: list[list[str]], i: int, null_tokens: frozenset[str]) -> list[str]:
+    """Column ``i``'s values in ``records``, nulls (empty or a null token) left out."""
+    return [f[i] for f in records if i < len(f) and f[i] != "" and f[i] not in null_tokens]
+
+
+def _all_different(values: list[str]) -> bool:
+    return len(set(values)) == len(values)
 
 
 def _counted_profile(rows: int, counts: profile.ColumnCounts, sampled: ColumnStats,
@@ -476,18 +485,8 @@ def _add_exact_facts(files: tuple[Path, ...], dialect: Dialect, headers: list[st
 def _repeated_in_head(sample: Sample, columns: list[int], null_tokens: frozenset[str]) -> list[int]:
     """The ``columns`` where two records of the sample's head hold the same value: proven not
     unique without a pass (a column of amounts or times is often nearly all different)."""
-    repeated = []
-    for i in columns:
-        seen: set[str] = set()
-        for _, fields in sample.head:
-            value = fields[i] if i < len(fields) else ""
-            if value == "" or value in null_tokens:
-                continue
-            if value in seen:
-                repeated.append(i)
-                break
-            seen.add(value)
-    return repeated
+    heads = [f for _, f in sample.head]
+    return [i for i in columns if not _all_different(_present(heads, i, null_tokens))]
 
 
 # --- the step ----------------------------------------------------------------------------
