@@ -49,7 +49,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Literal, NamedTuple
 
-from csv2pg import formats, pgtypes, profile
+from csv2pg import fastscan, formats, pgtypes, profile
 from csv2pg.colstats import (
     MAX_UNIQUE_VALUES,
     MAX_VALUES,
@@ -260,23 +260,39 @@ def _duckdb_columns(path: Path, dialect: Dialect, headers: list[str],
                     sampled: list[ColumnStats]) -> tuple[int, list[dict[str, Any]], Facts]:
     """(records, column profiles, the exact facts proven in the same pass).
 
-    The facts ``_add_exact_facts`` needs are asked in the main scan where the sample
-    foresees them: the formats of columns no candidate can prove (``propose`` found none)
-    and exact uniqueness where the sample's values are all different (``_unique_guesses``);
-    the formats of columns whose proposal failed, in the pass that proves them again.
+    The main pass is ``fastscan``'s where it can read the file, then DuckDB's for the
+    columns it left unsettled; else DuckDB's, as before. The facts ``_add_exact_facts``
+    needs are asked in a DuckDB pass that runs anyway where the sample foresees them: the
+    formats of columns no candidate can prove (``propose`` found none) and exact uniqueness
+    where the sample's values are all different (``_unique_guesses``, which ``fastscan``
+    proves itself); the formats of columns whose proposal failed, in the pass that proves
+    them again.
     """
     n = len(headers)
     proposals = [propose(s) for s in sampled]
     values = _sampled_values(sample, n, null_tokens)
     wanted = {i: found for i, proposal in enumerate(proposals)
               if proposal is None and (found := formats.propose(values[i], dialect.delimiter))}
-    facts = fact_query(null_tokens, wanted, _unique_guesses(sample, n, null_tokens, path))
     # Each column reads as NULL the tokens its sample showed; the others are counted
     # together, and a column that has some is scanned again with every token.
     seen = [frozenset(s.tokens) for s in sampled]
     fact_values: list[Any] = []
-    rows, counts = profile.scan(path, dialect, n, null_tokens, proposals, seen_tokens=seen,
-                                extra=facts.select, extra_values=fact_values)
+    native = fastscan.scan(path, dialect, n, null_tokens, proposals,
+                           unique=_different_in_sample(sample, n, null_tokens))
+    if native is None:
+        facts = fact_query(null_tokens, wanted, _unique_guesses(sample, n, null_tokens, path))
+        rows, counts = profile.scan(path, dialect, n, null_tokens, proposals, seen_tokens=seen,
+                                    extra=facts.select, extra_values=fact_values)
+        known_unique: dict[int, bool] = {}
+    else:
+        rows, counts, known_unique = native.rows, native.counts, native.unique
+        facts = fact_query(null_tokens, wanted if native.unsettled else {})
+        if native.unsettled:
+            _, proven = profile.scan(path, dialect, n, null_tokens, proposals, seen_tokens=seen,
+                                     columns=native.unsettled, extra=facts.select,
+                                     extra_values=fact_values)
+            for i in native.unsettled:
+                counts[i] = proven[i]
     # Widen and re-prove, in a second pass over only these columns: proposals that fail
     # somewhere (integers as numbers), text columns whose sample showed typed values, and
     # columns with null tokens the sample did not show.
@@ -307,6 +323,7 @@ def _duckdb_columns(path: Path, dialect: Dialect, headers: list[str],
     columns = [_counted_profile(rows, counts[i], sampled[i], sample.complete)
                for i in range(n)]
     entries, unique = facts.read(fact_values)
+    unique.update(known_unique)
     if rescan:
         entries.update(maybe.read(maybe_values)[0])
     return rows, columns, (entries, unique)
@@ -328,13 +345,16 @@ def _unique_guesses(sample: Sample, n_columns: int, null_tokens: frozenset[str],
         return []
     record_bytes = sum(len(",".join(f)) + 1 for _, f in sample.head) / len(sample.head)
     rows = path.stat().st_size / max(record_bytes, 1.0)
-    heads = [f for _, f in sample.head]
-    guesses: list[int] = []
-    for i in range(n_columns):
-        head = _present(heads, i, null_tokens)
-        if head and _all_different(head) and _all_different(_present(sample.strata, i, null_tokens)):
-            guesses.append(i)
+    guesses = _different_in_sample(sample, n_columns, null_tokens)
     return guesses if rows * len(guesses) <= MERGED_DISTINCT_VALUES else []
+
+
+def _different_in_sample(sample: Sample, n_columns: int, null_tokens: frozenset[str]) -> list[int]:
+    """The columns whose values are all different in the head and in the strata."""
+    heads = [f for _, f in sample.head]
+    return [i for i in range(n_columns)
+            if (head := _present(heads, i, null_tokens)) and _all_different(head)
+            and _all_different(_present(sample.strata, i, null_tokens))]
 
 
 def _present(records: list[list[str]], i: int, null_tokens: frozenset[str]) -> list[str]:

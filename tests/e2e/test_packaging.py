@@ -36,3 +36,10 @@ def test_wheel_in_a_fresh_virtualenv_runs_analyze(tmp_path: Path) -> None:
     location = subprocess.run([str(python), "-c", "import csv2pg.resources as r; print(r.schemas_dir(), r.templates_dir())"],
                               capture_output=True, text=True, check=True, cwd=tmp_path).stdout
     assert str(env_dir) in location and "_data" in location  # from the wheel, not the checkout
+    # The compiled scanner's source ships too and builds from the installed package.
+    built = subprocess.run(
+        [str(python), "-c", "from csv2pg import fastscan; print(fastscan.library() is not None, fastscan.SOURCE_DIR)"],
+        capture_output=True, text=True, check=True, cwd=tmp_path,
+        env={"PATH": "/usr/bin:/bin", "XDG_CACHE_HOME": str(tmp_path / "cache")}).stdout.split()
+    assert built[0] == "True" and str(env_dir) in built[1]
+    assert list((tmp_path / "cache" / "csv2pg").glob("fastscan-*.so"))

@@ -1,0 +1,256 @@
+"""The main profile pass in compiled code: ``profile.scan``'s counts at several times the speed.
+
+Contract: ``scan(path, dialect, n_columns, null_tokens, proposals, unique)`` reads ``path``
+once with ``_c/fastscan.c`` (threads over byte ranges) and returns a ``Scan``: the records,
+per column the ``profile.ColumnCounts`` that ``profile.scan`` would give for the column's
+proposal (every null token read as NULL and counted), the columns it left ``unsettled`` and
+exact uniqueness for the ``unique`` columns. It returns None, with the reason in
+``Scan``-less form through ``last_reason``, when it cannot answer for the whole file: no C
+compiler, a file DuckDB is not given either (``profile.supports``), or records it does not
+read exactly as ``dialect.open_records`` does (another number of fields, a stray or
+unterminated quote, a lone CR, a NUL byte, invalid UTF-8). The caller then scans with
+DuckDB as before.
+
+What it proves is what ``profile``'s SQL proves for values of the proposal's tight shape
+(``predicates``: integers, plain and exponent decimals, the boolean words, ISO dates,
+timestamps with and without zone, times, uuids), on the value as it is. A value of any
+other shape (blanks around it, a word, 19 integer digits, an inet) is not judged here: its
+column is ``unsettled`` and the caller proves that column with DuckDB, so every verdict
+still comes from a check that accepts exactly what PostgreSQL does. The distinct estimate
+is ``colstats.DistinctSketch``'s (K minimum values of xxh3_64), the Python profile's, not
+DuckDB's HyperLogLog; uniqueness compares xxh3_128 hashes, the hash the build already
+trusts to tell two files apart.
+
+The library is compiled on first use with the system's C compiler (``CC``, else ``cc``)
+into the user's cache directory, named by a hash of its source, and loaded with ctypes.
+``CSV2PG_FASTSCAN=0`` turns it off.
+
+Reads the CSV and the C source; writes only the compiled library. Imports duckdb nowhere.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import shutil
+import subprocess
+import tempfile
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import xxhash
+
+from csv2pg import profile
+from csv2pg.colstats import KMV_K
+from csv2pg.dialect import Dialect
+
+SOURCE_DIR = Path(__file__).parent / "_c"
+MAX_TOKENS = 32
+# Hashes kept for exact uniqueness, all columns together (16 bytes each: 256 MB). Past it
+# the columns left are counted by DuckDB's count(DISTINCT), which spills to disk.
+UNIQUE_LIMIT = 16_000_000
+THREAD_BYTES = 16 << 20  # a thread for every this many bytes, up to the CPUs
+
+KIND: dict[str, int] = {
+    "smallint": 1, "integer": 1, "bigint": 1, "numeric": 2, "double precision": 2,
+    "boolean": 3, "date": 4, "timestamp": 5, "timestamptz": 6, "time": 7, "uuid": 8,
+}
+TEXT, OTHER = 0, 9
+STATUS: dict[int, str] = {
+    1: "a read error", 2: "a record with another number of fields",
+    3: "bytes that are not UTF-8", 4: "NUL bytes",
+    5: "a quote inside an unquoted field or left open", 6: "a carriage return alone",
+    7: "memory",
+}
+
+
+class ColumnResult(ctypes.Structure):
+    """``col_result`` of fastscan.c, field for field."""
+
+    _fields_ = [
+        ("non_null", ctypes.c_int64), ("min_len", ctypes.c_int64),
+        ("max_len", ctypes.c_int64), ("leading_zeros", ctypes.c_int64),
+        ("tokens", ctypes.c_int64 * MAX_TOKENS), ("unsettled", ctypes.c_int64),
+        ("ok_bigint", ctypes.c_int64), ("ok_integer", ctypes.c_int64),
+        ("ok_smallint", ctypes.c_int64), ("ok_dates", ctypes.c_int64),
+        ("has_int", ctypes.c_int64), ("int_min", ctypes.c_int64), ("int_max", ctypes.c_int64),
+        ("has_shape", ctypes.c_int64), ("max_digits", ctypes.c_int64),
+        ("max_scale", ctypes.c_int64), ("exponent", ctypes.c_int64),
+        ("has_double", ctypes.c_int64), ("double_min", ctypes.c_double),
+        ("double_max", ctypes.c_double),
+        ("has_bound", ctypes.c_int64), ("bound_min", ctypes.c_int64),
+        ("bound_max", ctypes.c_int64),
+        ("distinct_kept", ctypes.c_int64), ("distinct_saturated", ctypes.c_int64),
+        ("distinct_kth", ctypes.c_uint64), ("unique", ctypes.c_int64),
+    ]
+
+
+@dataclass
+class Scan:
+    rows: int
+    counts: list[profile.ColumnCounts]
+    unsettled: set[int]      # columns to prove with DuckDB (their counts here mean nothing)
+    unique: dict[int, bool]  # exact, for the columns asked that stayed under UNIQUE_LIMIT
+
+
+_lock = threading.Lock()
+_loaded: list[ctypes.CDLL | None] = []
+last_reason: str | None = None   # why the last ``scan`` returned None (for the tests and -v)
+
+
+def library() -> ctypes.CDLL | None:
+    """The compiled scanner, built on first use; None without a working C compiler."""
+    with _lock:
+        if not _loaded:
+            _loaded.append(_build())
+        return _loaded[0]
+
+
+def _build() -> ctypes.CDLL | None:
+    sources = [SOURCE_DIR / "fastscan.c", SOURCE_DIR / "xxhash.h"]
+    compiler = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc")
+    if compiler is None:
+        return None
+    flags = ["-O3", "-shared", "-fPIC", "-pthread", "-std=gnu11"]
+    digest = xxhash.xxh3_64()
+    for part in [*(s.read_bytes() for s in sources), compiler.encode(), " ".join(flags).encode()]:
+        digest.update(part)
+    target = _cache_dir() / f"fastscan-{digest.hexdigest()}.so"
+    if not target.exists():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=target.parent) as work:
+            built = Path(work) / target.name
+            try:
+                done = subprocess.run([compiler, *flags, "-o", str(built), str(sources[0])],
+                                      capture_output=True, check=False)
+            except OSError:
+                return None
+            if done.returncode != 0 or not built.exists():
+                return None
+            os.replace(built, target)  # atomic: a concurrent build writes the same bytes
+    lib = ctypes.CDLL(str(target))
+    lib.fastscan.restype = ctypes.c_int
+    lib.fastscan_result_size.restype = ctypes.c_int
+    if lib.fastscan_result_size() != ctypes.sizeof(ColumnResult):
+        return None
+    return lib
+
+
+def _cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    path = Path(base) / "csv2pg"
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = tempfile.NamedTemporaryFile(dir=path)  # noqa: SIM115 - a writability probe
+        probe.close()
+    except OSError:
+        path = Path(tempfile.gettempdir()) / f"csv2pg-{os.getuid()}"
+        path.mkdir(exist_ok=True)
+    return path
+
+
+def data_start(path: Path, dialect: Dialect) -> int:
+    """The byte offset of the first data record: past ``header_lines`` physical lines, or a
+    byte-order mark when there are none."""
+    with open(path, "rb") as handle:
+        if dialect.header_lines == 0:
+            return 3 if handle.read(3) == b"\xef\xbb\xbf" else 0
+        lines, offset = 0, 0
+        while block := handle.read(1 << 20):
+            start = 0
+            while (found := block.find(b"\n", start)) >= 0:
+                lines += 1
+                if lines == dialect.header_lines:
+                    return offset + found + 1
+                start = found + 1
+            offset += len(block)
+    return offset
+
+
+def scan(path: Path, dialect: Dialect, n_columns: int, null_tokens: frozenset[str],
+         proposals: Sequence[str | None], unique: Sequence[int] = (),
+         threads: int | None = None, thread_bytes: int | None = None) -> Scan | None:
+    """One compiled pass over ``path`` (see the module docstring); None when it cannot."""
+    global last_reason
+    lib = None if os.environ.get("CSV2PG_FASTSCAN", "1") == "0" else library()
+    why = (("CSV2PG_FASTSCAN=0 or no C compiler" if lib is None else None)
+           or profile.supports(path, dialect, n_columns)
+           or (None if dialect.encoding in ("utf-8", "utf-8-sig") else f"encoding {dialect.encoding}")
+           or (None if len(null_tokens) <= MAX_TOKENS else "too many null tokens")
+           or (None if len(dialect.delimiter.encode()) == 1 and len((dialect.quotechar or '"').encode()) == 1
+               else "a delimiter or quote of several bytes"))
+    if why is not None or lib is None:
+        last_reason = why
+        return None
+    tokens = sorted(null_tokens)
+    encoded = [t.encode("utf-8") for t in tokens]
+    kinds = (ctypes.c_int32 * n_columns)(*[TEXT if p is None else KIND.get(p, OTHER) for p in proposals])
+    asked = (ctypes.c_int32 * n_columns)(*[int(i in set(unique)) for i in range(n_columns)])
+    token_array = (ctypes.c_char_p * max(len(encoded), 1))(*encoded)
+    token_lens = (ctypes.c_int32 * max(len(encoded), 1))(*[len(t) for t in encoded])
+    out = (ColumnResult * n_columns)()
+    records, offset = ctypes.c_int64(0), ctypes.c_int64(-1)
+    status = lib.fastscan(
+        str(path).encode(), ctypes.c_int64(data_start(path, dialect)), ctypes.c_int(n_columns),
+        kinds, asked, ctypes.c_int(len(encoded)), token_array, token_lens,
+        ctypes.c_char(dialect.delimiter.encode()), ctypes.c_char((dialect.quotechar or '"').encode()),
+        ctypes.c_int(threads or os.cpu_count() or 1), ctypes.c_int64(thread_bytes or THREAD_BYTES),
+        ctypes.c_int64(UNIQUE_LIMIT),
+        out, ctypes.byref(records), ctypes.byref(offset))
+    if status != 0:
+        last_reason = f"{STATUS.get(status, f'status {status}')} at byte {offset.value}"
+        return None
+    last_reason = None
+    counts = [_counts(out[i], proposals[i], tokens) for i in range(n_columns)]
+    return Scan(rows=records.value, counts=counts,
+                unsettled={i for i in range(n_columns) if out[i].unsettled},
+                unique={i: bool(out[i].unique) for i in unique if out[i].unique >= 0})
+
+
+def _counts(r: ColumnResult, proposal: str | None, tokens: list[str]) -> profile.ColumnCounts:
+    """``profile.scan``'s counts for the column (see ``profile._read_proof``)."""
+    found = {t: int(r.tokens[k]) for k, t in enumerate(tokens) if r.tokens[k]}
+    n = int(r.non_null)
+    counts = profile.ColumnCounts(
+        non_null=n, null_tokens=found,
+        min_length=int(r.min_len) if n else None, max_length=int(r.max_len) if n else None,
+        leading_zeros=int(r.leading_zeros), distinct=_estimate(r))
+    counts.empty = -(n + sum(found.values()))  # completed by the caller, as in profile.scan
+    kind = TEXT if proposal is None else KIND.get(proposal, OTHER)
+    if kind in (TEXT, OTHER) or r.unsettled:
+        return counts
+    assert proposal is not None
+    if kind in (1, 2):
+        counts.ok.update(bigint=int(r.ok_bigint), integer=int(r.ok_integer),
+                         smallint=int(r.ok_smallint))
+        if r.has_int:
+            counts.integer_min, counts.integer_max = int(r.int_min), int(r.int_max)
+    if kind == 2:
+        counts.ok.update({"numeric": n, "double precision": n})
+        if r.has_shape:
+            counts.max_integer_digits, counts.max_scale = int(r.max_digits), int(r.max_scale)
+        counts.exponent_values = int(r.exponent)
+        if r.has_double:
+            counts.bounds["number"] = (float(r.double_min), float(r.double_max))
+        return counts
+    if kind == 1:
+        return counts
+    counts.ok[proposal] = n
+    if proposal == "date":
+        counts.ok.update(timestamp=n, timestamptz=0)
+    elif proposal == "timestamp":
+        counts.ok.update(date=int(r.ok_dates), timestamptz=0)
+    elif proposal == "timestamptz":
+        counts.ok.update(date=0, timestamp=0)
+    if r.has_bound and proposal in profile.PROOF_BOUNDS:
+        counts.bounds[proposal] = (int(r.bound_min), int(r.bound_max))
+    return counts
+
+
+def _estimate(r: ColumnResult) -> int:
+    """``colstats.DistinctSketch.estimate`` from the merged sketch."""
+    if not r.distinct_saturated:
+        return int(r.distinct_kept)
+    return round((KMV_K - 1) * 2**64 / (int(r.distinct_kth) + 1))

@@ -1,0 +1,260 @@
+"""The compiled main pass (csv2pg.fastscan): the same profile as Python's, on any thread split.
+
+The Python profile (``engine="python"``) streams every record through ``pgtypes``, the
+parsers that say what PostgreSQL accepts; it is the reference here. ``fastscan`` must give
+the very same sample.json, distinct estimates included (both keep the K minimum xxh3_64
+hashes), but for the ``estimated`` marks of the DuckDB path. Files are split over several
+threads by giving each thread a few hundred bytes, so that thread boundaries fall inside
+quoted fields, on doubled quotes and between CR and LF.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import random
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from csv2pg import fastscan
+from csv2pg.artifacts import canonical_json
+from csv2pg.dialect import detect_dialect, read_header
+from csv2pg.settings import DEFAULT_NULL_TOKENS, DialectOverrides, TableSettings
+from csv2pg.stages import sample as sample_stage
+from csv2pg.stages.sample import build_sample
+
+HASH = "0123456789abcdef0123456789abcdef"
+TOKENS = frozenset(DEFAULT_NULL_TOKENS) - {""}
+
+
+@pytest.fixture(autouse=True)
+def _compiled(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("CSV2PG_FASTSCAN", raising=False)
+    if fastscan.library() is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("fastscan could not be compiled: CI has a C compiler (gcc)")
+        pytest.skip("no C compiler here: fastscan is not built (the DuckDB scan is used)")
+
+
+def table_for(path: Path) -> TableSettings:
+    return TableSettings(name="t", source=path, source_text=path.name, table="t", db_schema="public")
+
+
+def without_estimates(doc: dict[str, Any]) -> dict[str, Any]:
+    for col in doc["columns"]:
+        for candidate in col["candidates"].values():
+            candidate.pop("estimated", None)
+    return doc
+
+
+def documents(path: Path, monkeypatch: pytest.MonkeyPatch, thread_bytes: int = 300,
+              ) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(the profile through fastscan on small thread ranges, the Python profile)."""
+    monkeypatch.setattr(fastscan, "THREAD_BYTES", thread_bytes)
+    table = table_for(path)
+    fast = build_sample(table, HASH, HASH, engine="duckdb")
+    python = build_sample(table, HASH, HASH, engine="python")
+    return without_estimates(fast), python
+
+
+def mixed_rows(rows: int, seed: int = 7) -> list[str]:
+    """Columns of every kind fastscan proves, tokens, quoted text, >1024 distinct values."""
+    rnd = random.Random(seed)
+    out = ["id,small,big,amount,sci,flag,day,ts,tz,clock,uid,note,city,dup,empty"]
+    for i in range(1, rows + 1):
+        note = rnd.choice(['"a, b"', '"said ""hi""\nthen left"', "plain", "", "NA",
+                           '"multi\r\nline"', '"Genève 🎉"'])
+        row = [
+            str(i),
+            str(rnd.randrange(-300, 300)) if i != rows - 5 else "40000",
+            str(rnd.randrange(-2**40, 2**40)),
+            rnd.choice([f"{rnd.randrange(0, 10**6) / 100:.2f}", "007.50", ".5", "5.", "-0.001",
+                        "+12", "", "null"]),
+            rnd.choice([f"{rnd.gauss(0, 1e6):.4e}", "1.5e3", "-2E-5", "3e+07"]),
+            rnd.choice(["true", "false", "t", "f", "yes", "no", "y", "n", ""]),
+            f"{rnd.randrange(1, 9999):04d}-{rnd.randrange(1, 13):02d}-{rnd.randrange(1, 29):02d}",
+            rnd.choice([f"2024-0{rnd.randrange(1, 10)}-1{rnd.randrange(0, 10)}",
+                        f"2024-01-01T{rnd.randrange(0, 24):02d}:{rnd.randrange(0, 60):02d}",
+                        "2024-01-01 10:00:00.123456789", "1999-12-31 23:59:59.5"]),
+            rnd.choice(["2024-01-01T10:00:00Z", "2024-01-01 10:00:00+02",
+                        "2024-03-01T00:00-0530", "2024-03-01T00:00:00.25+05:45", "N/A"]),
+            rnd.choice(["9:05", "23:59:59.999999", "00:00", f"{rnd.randrange(0, 24)}:{rnd.randrange(0, 60):02d}"]),
+            str(uuid.UUID(int=rnd.getrandbits(128))).upper() if i % 3 else str(uuid.UUID(int=i)),
+            note,
+            rnd.choice(["Paris", "Zürich", "São Paulo", "-", "#NULL!"]),
+            str(i) if i != rows else "17",
+            "",
+        ]
+        out.append(",".join(row))
+    return out
+
+
+def test_the_profile_equals_pythons_on_every_thread_split(tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "mixed.csv"
+    path.write_text("\n".join(mixed_rows(3000)) + "\n", encoding="utf-8", newline="")
+    fast, python = documents(path, monkeypatch)
+    assert fastscan.last_reason is None  # fastscan read the whole file
+    assert canonical_json(fast) == canonical_json(python)
+    by_name = {c["name"]: c for c in fast["columns"]}
+    assert by_name["id"]["unique"] and not by_name["dup"]["unique"]
+    smallint = by_name["small"]["candidates"]["smallint"]
+    assert smallint["failures"] == 1 and smallint["examples"][0]["value"] == "40000"
+
+
+def test_thread_splits_give_the_same_counts(tmp_path: Path) -> None:
+    path = tmp_path / "mixed.csv"
+    path.write_text("\r\n".join(mixed_rows(2000, seed=11)) + "\r\n", encoding="utf-8", newline="")
+    dialect = detect_dialect(path, DialectOverrides())
+    n = len(read_header(path, dialect))
+    proposals = ["integer", "smallint", "bigint", "numeric", "numeric", "boolean", "date",
+                 "timestamp", "timestamptz", "time", "uuid", None, None, "integer", None]
+    results = []
+    for threads in (1, 2, 3, 5, 8):
+        found = fastscan.scan(path, dialect, n, TOKENS, proposals, unique=[0, 13],
+                              threads=threads, thread_bytes=97)
+        assert found is not None, fastscan.last_reason
+        results.append((found.rows, [dataclasses.asdict(c) for c in found.counts],
+                        found.unsettled, found.unique))
+    assert all(r == results[0] for r in results)
+    rows, counts, unsettled, unique = results[0]
+    assert rows == 2000
+    assert unique == {0: True, 13: False}
+    assert unsettled == set()   # every value of the tight shape
+    assert counts[1]["ok"] == {"bigint": 2000, "integer": 2000, "smallint": 1999}   # 40000
+    assert counts[3]["null_tokens"] == {"null": counts[3]["null_tokens"]["null"]}
+    assert counts[11]["max_length"] == len("said \"hi\"\nthen left")
+
+
+# A tricky value at record 2000 of a column whose other values are of the tight shape.
+TRICKY: dict[str, tuple[str, list[str]]] = {
+    "integer": ("41", [" 12", "+7", "007", "1.0", "1e3", "99999999999999999999", "-0", "١٢",
+                       "12 ", "9223372036854775807", "-9223372036854775808", "2147483648"]),
+    "numeric": ("4.25", ["1e400", "0e0", "1.5E+3", ".5", "5.", "-.5", "+.5e-2", "1,5", "NaN",
+                         "inf", " 1.5", "1" * 320, "1e1000", "12345678901234567890.5",
+                         "0.000000000000000000001", "1e-320"]),
+    # ("1" is left out: a column proven boolean is taken to fail the integers on every value,
+    # in the DuckDB scan as here, where Python counts "1" as an integer.)
+    "boolean": ("true", ["TRUE", "on", " yes", "No", "maybe", "off"]),
+    "date": ("2024-03-04", ["2024-02-29", "2023-02-29", "0000-01-01", "2024-1-5",
+                            " 2024-01-05", "2024-01-05T00:00", "9999-12-31", "2024-13-01"]),
+    "timestamp": ("2024-03-04 10:11:12", ["2024-01-05 24:00:00", "2024-01-05T23:59:60",
+                                          "2024-01-05 10:00:00.1234567891", "2024-01-05 10:00+02",
+                                          "2024-01-05", "2024-01-05  10:00"]),
+    "timestamptz": ("2024-03-04T10:11:12Z", ["2024-01-05T10:00:00+16", "2024-01-05T10:00:00 +02",
+                                             "2024-01-05T10:00:00+0230", "2024-01-05T10:00:00z",
+                                             "2024-01-05T10:00:00", "0001-01-01T00:00:00+02"]),
+    "time": ("10:11", ["24:00", "9:5", "09:05:60", "9:05:00.1234567", "9:05:00.1234567891"]),
+    "uuid": ("123e4567-e89b-12d3-a456-426614174000",
+             ["{123e4567-e89b-12d3-a456-426614174000}", "123e4567e89b12d3a456426614174000",
+              "123e4567-e89b-12d3-a456-42661417400g", "123E4567-E89B-12D3-A456-426614174000"]),
+}
+
+
+@pytest.mark.parametrize(("kind", "tricky"), [(k, v) for k, (_, vs) in TRICKY.items() for v in vs])
+def test_a_tricky_value_late_in_the_file_is_judged_as_python_judges_it(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kind: str, tricky: str) -> None:
+    usual = TRICKY[kind][0]
+    path = tmp_path / "tricky.csv"
+    lines = ["id,x"] + [f'{i},"{tricky if i == 2000 else usual}"' for i in range(1, 2501)]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8", newline="")
+    fast, python = documents(path, monkeypatch)
+    assert fastscan.last_reason is None
+    assert canonical_json(fast) == canonical_json(python)
+
+
+@pytest.mark.parametrize(("content", "reason"), [
+    (b"a,b\n1,2\n3\n4,5\n", "another number of fields"),
+    (b'a,b\n1,x"y\n3,4\n', "quote"),
+    (b'a,b\n1,"open\n3,4\n', "quote"),
+    (b'a,b\n1,"x"y\n3,4\n', "quote"),
+    (b"a,b\n1,2\n3,\x004\n", "NUL"),
+    (b"a,b\n1,\xff\xfe\n3,4\n", "not UTF-8"),
+    (b"a,b\n1,\xed\xa0\x80\n3,4\n", "not UTF-8"),   # a surrogate
+    (b"a,b\n1,2\r\n3,4\r5,6\n", "carriage return"),
+])
+def test_a_file_it_cannot_read_exactly_is_left_to_duckdb_and_python(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, content: bytes, reason: str) -> None:
+    path = tmp_path / "bad.csv"
+    path.write_bytes(content)
+    dialect = plain_dialect(path)
+    assert fastscan.scan(path, dialect, 2, TOKENS, ["integer", "integer"]) is None
+    assert fastscan.last_reason is not None and reason in fastscan.last_reason
+    with_fastscan = build_sample(table_for(path), HASH, HASH, engine="duckdb")
+    monkeypatch.setenv("CSV2PG_FASTSCAN", "0")
+    assert canonical_json(build_sample(table_for(path), HASH, HASH, engine="duckdb")) == \
+        canonical_json(with_fastscan)
+
+
+def plain_dialect(path: Path) -> Any:
+    """The plain comma dialect with a header (detection would refuse some of these files)."""
+    from csv2pg.records import Dialect
+    return Dialect(encoding="utf-8", delimiter=",", quotechar='"', escapechar=None,
+                   has_header=True, header_lines=1, line_terminator="\n")
+
+
+def test_uniqueness_over_its_memory_limit_is_left_to_duckdb(tmp_path: Path,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "ids.csv"
+    path.write_text("id,code\n" + "".join(f"{i},c{i}\n" for i in range(1, 20001)), encoding="utf-8")
+    dialect = detect_dialect(path, DialectOverrides())
+    monkeypatch.setattr(fastscan, "UNIQUE_LIMIT", 10_000)
+    found = fastscan.scan(path, dialect, 2, TOKENS, ["integer", None], unique=[0, 1],
+                          thread_bytes=1 << 20)
+    assert found is not None and found.unique == {}   # neither fits: not answered
+    passes: list[list[int]] = []
+    real = sample_stage.scan_formats
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        passes.append(sorted(args[5]))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(sample_stage, "scan_formats", counted)
+    doc = build_sample(table_for(path), HASH, HASH, engine="duckdb")
+    assert passes == [[0, 1]] and [c["unique"] for c in doc["columns"]] == [True, True]
+
+
+def test_without_a_compiler_the_scan_is_duckdbs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CC", str(tmp_path / "no-such-cc"))
+    assert fastscan._build() is None
+    path = tmp_path / "mixed.csv"
+    path.write_text("\n".join(mixed_rows(1500)) + "\n", encoding="utf-8", newline="")
+    monkeypatch.setenv("CSV2PG_FASTSCAN", "0")
+    assert fastscan.scan(path, detect_dialect(path, DialectOverrides()), 15, TOKENS, [None] * 15) is None
+    assert build_sample(table_for(path), HASH, HASH, engine="duckdb")["rows"] == 1500
+
+
+def test_the_library_is_built_once_per_source(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    assert fastscan._build() is not None
+    built = list((tmp_path / "csv2pg").glob("fastscan-*.so"))
+    assert len(built) == 1
+    stamp = built[0].stat().st_mtime_ns
+    assert fastscan._build() is not None
+    assert built[0].stat().st_mtime_ns == stamp   # taken from the cache, not compiled again
+
+
+def test_formats_take_one_duckdb_pass_and_uniqueness_none(tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """fastscan proves no value formats (thousands separators, dates of other orders...): a
+    file whose text columns have some takes one DuckDB pass for them after the compiled
+    scan; exact uniqueness was proven in the compiled scan."""
+    from tests.unit.test_sample import _long_formats_file
+
+    path = tmp_path / "long.csv"
+    _long_formats_file(path)
+    python = build_sample(table_for(path), HASH, HASH, engine="python")
+    passes: list[tuple[list[int], list[int]]] = []
+    real = sample_stage.scan_formats
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        passes.append((sorted(args[4]), sorted(args[5])))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(sample_stage, "scan_formats", counted)
+    fast, _ = documents(path, monkeypatch)
+    assert canonical_json(fast) == canonical_json(python)
+    assert len(passes) == 1 and passes[0][1] == [] and passes[0][0]
