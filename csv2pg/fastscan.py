@@ -1,31 +1,32 @@
-"""The main profile pass in compiled code: ``profile.scan``'s counts at several times the speed.
+"""The profile's main pass in compiled code: ``profile.scan``'s counts at DuckDB's reading speed.
 
 Contract: ``scan(path, dialect, n_columns, null_tokens, proposals, unique)`` reads ``path``
-once with ``_c/fastscan.c`` (threads over byte ranges) and returns a ``Scan``: the records,
-per column the ``profile.ColumnCounts`` that ``profile.scan`` would give for the column's
-proposal (every null token read as NULL and counted), the columns it left ``unsettled`` and
-exact uniqueness for the ``unique`` columns. It returns None, with the reason in
-``Scan``-less form through ``last_reason``, when it cannot answer for the whole file: no C
-compiler, a file DuckDB is not given either (``profile.supports``), or records it does not
-read exactly as ``dialect.open_records`` does (another number of fields, a stray or
-unterminated quote, a lone CR, a NUL byte, invalid UTF-8). The caller then scans with
-DuckDB as before.
+once with ``_c/fastscan.c`` (one thread per CPU, each over its own byte range) and returns
+a ``Scan``: the records; per column the ``profile.ColumnCounts`` that ``profile.scan``
+gives for the column's proposal, every null token read as NULL and counted; the columns it
+left ``unsettled``; and exact uniqueness for the ``unique`` columns. Where it cannot answer
+for the whole file it returns why, as a string, and the caller scans with DuckDB as before:
+no C compiler (or ``CSV2PG_FASTSCAN=0``), a file DuckDB is not given either
+(``profile.supports``), an encoding other than UTF-8, or a record it does not read exactly
+as ``dialect.open_records`` does (another number of fields, a stray or unterminated quote,
+a lone CR, a NUL byte, invalid UTF-8).
 
-What it proves is what ``profile``'s SQL proves for values of the proposal's tight shape
-(``predicates``: integers, plain and exponent decimals, the boolean words, ISO dates,
-timestamps with and without zone, times, uuids), on the value as it is. A value of any
-other shape (blanks around it, a word, 19 integer digits, an inet) is not judged here: its
-column is ``unsettled`` and the caller proves that column with DuckDB, so every verdict
-still comes from a check that accepts exactly what PostgreSQL does. The distinct estimate
-is ``colstats.DistinctSketch``'s (K minimum values of xxh3_64), the Python profile's, not
+It judges only values of the proposal's tight shape (``predicates``: integers, plain and
+exponent decimals, the boolean words, ISO dates, timestamps with and without zone, times,
+uuids), taken as they are: the calendar, clock and zone ranges, integer ranges, decimal
+digits, scale and bounds as ``pgtypes`` computes them (tests/unit/test_fastscan.py
+compares the documents with the Python profile's). A value of any other shape (blanks
+around it, a word, 19 integer digits, an inet) is not judged: its column is ``unsettled``
+and the caller proves that column with DuckDB's exact predicates. The distinct estimate is
+``colstats.DistinctSketch``'s (the K minimum xxh3_64 hashes), the Python profile's, not
 DuckDB's HyperLogLog; uniqueness compares xxh3_128 hashes, the hash the build already
 trusts to tell two files apart.
 
 The library is compiled on first use with the system's C compiler (``CC``, else ``cc``)
-into the user's cache directory, named by a hash of its source, and loaded with ctypes.
-``CSV2PG_FASTSCAN=0`` turns it off.
+into the user's cache directory (``$XDG_CACHE_HOME/csv2pg``), named by a hash of its
+source and flags, and loaded with ctypes; the call releases the GIL.
 
-Reads the CSV and the C source; writes only the compiled library. Imports duckdb nowhere.
+Reads the CSV and the C source; writes only the compiled library. Imports no duckdb.
 """
 
 from __future__ import annotations
@@ -97,7 +98,6 @@ class Scan:
 
 _lock = threading.Lock()
 _loaded: list[ctypes.CDLL | None] = []
-last_reason: str | None = None   # why the last ``scan`` returned None (for the tests and -v)
 
 
 def library() -> ctypes.CDLL | None:
@@ -131,6 +131,11 @@ def _build() -> ctypes.CDLL | None:
                 return None
             os.replace(built, target)  # atomic: a concurrent build writes the same bytes
     lib = ctypes.CDLL(str(target))
+    i64, p32 = ctypes.c_int64, ctypes.POINTER(ctypes.c_int32)
+    lib.fastscan.argtypes = [
+        ctypes.c_char_p, i64, ctypes.c_int, p32, p32, ctypes.c_int,
+        ctypes.POINTER(ctypes.c_char_p), p32, ctypes.c_char, ctypes.c_char, ctypes.c_int,
+        i64, i64, ctypes.POINTER(ColumnResult), ctypes.POINTER(i64), ctypes.POINTER(i64)]
     lib.fastscan.restype = ctypes.c_int
     lib.fastscan_result_size.restype = ctypes.c_int
     if lib.fastscan_result_size() != ctypes.sizeof(ColumnResult):
@@ -171,42 +176,39 @@ def data_start(path: Path, dialect: Dialect) -> int:
 
 def scan(path: Path, dialect: Dialect, n_columns: int, null_tokens: frozenset[str],
          proposals: Sequence[str | None], unique: Sequence[int] = (),
-         threads: int | None = None, thread_bytes: int | None = None) -> Scan | None:
-    """One compiled pass over ``path`` (see the module docstring); None when it cannot."""
-    global last_reason
+         threads: int | None = None, thread_bytes: int | None = None) -> Scan | str:
+    """One compiled pass over ``path`` (see the module docstring), or why there is none."""
     lib = None if os.environ.get("CSV2PG_FASTSCAN", "1") == "0" else library()
+    quote = dialect.quotechar or '"'
     why = (("CSV2PG_FASTSCAN=0 or no C compiler" if lib is None else None)
            or profile.supports(path, dialect, n_columns)
            or (None if dialect.encoding in ("utf-8", "utf-8-sig") else f"encoding {dialect.encoding}")
-           or (None if len(null_tokens) <= MAX_TOKENS else "too many null tokens")
-           or (None if len(dialect.delimiter.encode()) == 1 and len((dialect.quotechar or '"').encode()) == 1
+           or (None if len(null_tokens) <= MAX_TOKENS else "more than 32 null tokens")
+           or (None if len(dialect.delimiter.encode()) == len(quote.encode()) == 1
                else "a delimiter or quote of several bytes"))
     if why is not None or lib is None:
-        last_reason = why
-        return None
+        return why or "no library"
     tokens = sorted(null_tokens)
     encoded = [t.encode("utf-8") for t in tokens]
-    kinds = (ctypes.c_int32 * n_columns)(*[TEXT if p is None else KIND.get(p, OTHER) for p in proposals])
-    asked = (ctypes.c_int32 * n_columns)(*[int(i in set(unique)) for i in range(n_columns)])
-    token_array = (ctypes.c_char_p * max(len(encoded), 1))(*encoded)
-    token_lens = (ctypes.c_int32 * max(len(encoded), 1))(*[len(t) for t in encoded])
+    asked = set(unique)
+    kinds = [TEXT if p is None else KIND.get(p, OTHER) for p in proposals]
     out = (ColumnResult * n_columns)()
     records, offset = ctypes.c_int64(0), ctypes.c_int64(-1)
     status = lib.fastscan(
-        str(path).encode(), ctypes.c_int64(data_start(path, dialect)), ctypes.c_int(n_columns),
-        kinds, asked, ctypes.c_int(len(encoded)), token_array, token_lens,
-        ctypes.c_char(dialect.delimiter.encode()), ctypes.c_char((dialect.quotechar or '"').encode()),
-        ctypes.c_int(threads or os.cpu_count() or 1), ctypes.c_int64(thread_bytes or THREAD_BYTES),
-        ctypes.c_int64(UNIQUE_LIMIT),
-        out, ctypes.byref(records), ctypes.byref(offset))
+        str(path).encode(), data_start(path, dialect), n_columns,
+        (ctypes.c_int32 * n_columns)(*kinds),
+        (ctypes.c_int32 * n_columns)(*[int(i in asked) for i in range(n_columns)]),
+        len(encoded), (ctypes.c_char_p * max(len(encoded), 1))(*encoded),
+        (ctypes.c_int32 * max(len(encoded), 1))(*[len(t) for t in encoded]),
+        dialect.delimiter.encode(), quote.encode(), threads or os.cpu_count() or 1,
+        thread_bytes or THREAD_BYTES, UNIQUE_LIMIT, out, ctypes.byref(records),
+        ctypes.byref(offset))
     if status != 0:
-        last_reason = f"{STATUS.get(status, f'status {status}')} at byte {offset.value}"
-        return None
-    last_reason = None
-    counts = [_counts(out[i], proposals[i], tokens) for i in range(n_columns)]
-    return Scan(rows=records.value, counts=counts,
+        return f"{STATUS.get(status, f'status {status}')} at byte {offset.value}"
+    return Scan(rows=records.value,
+                counts=[_counts(out[i], proposals[i], tokens) for i in range(n_columns)],
                 unsettled={i for i in range(n_columns) if out[i].unsettled},
-                unique={i: bool(out[i].unique) for i in unique if out[i].unique >= 0})
+                unique={i: bool(out[i].unique) for i in asked if out[i].unique >= 0})
 
 
 def _counts(r: ColumnResult, proposal: str | None, tokens: list[str]) -> profile.ColumnCounts:

@@ -1,5 +1,8 @@
 """Whole-file column proofs with DuckDB: one parallel scan counts what PostgreSQL accepts.
 
+(The main pass is ``fastscan``'s where it can read the file; this scan then proves only the
+columns it left unsettled, and the columns re-proven.)
+
 Contract: ``scan(path, dialect, n_columns, null_tokens, levels)`` reads ``path`` once with
 DuckDB's CSV reader (every column as text, the dialect given explicitly, no sniffing) and
 returns, per column, the counts ``stages.sample`` turns into the column profile: non-null

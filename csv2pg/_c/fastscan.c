@@ -107,8 +107,7 @@ typedef struct {
     hashes_t *hashes;
     uint8_t *buf;
     size_t buf_cap;
-    pthread_barrier_t *barrier;
-    void *all;
+    const void *all;            /* every thread's, for the quote counts before this one */
 } thread_t;
 
 static locale_t c_locale;
@@ -801,13 +800,17 @@ static int parse_range(thread_t *t, int64_t from, int64_t to) {
     return status;
 }
 
-static void *run(void *arg) {
+static void *count_phase(void *arg) {
     thread_t *t = arg;
     t->quotes = count_quotes(t);
-    pthread_barrier_wait(t->barrier);
+    return NULL;
+}
+
+static void *parse_phase(void *arg) {
+    thread_t *t = arg;
     if (t->quotes < 0) { t->status = S_IO; return NULL; }
     if (t->has_nul) { t->status = S_NUL; return NULL; }
-    thread_t *all = (thread_t *)t->all;
+    const thread_t *all = t->all;
     int parity = 0;
     for (int k = 0; k < t->index; k++) {
         if (all[k].quotes < 0) { t->status = S_IO; return NULL; }
@@ -819,6 +822,22 @@ static void *run(void *arg) {
     if (from < 0 || to < 0) { t->status = S_IO; return NULL; }
     if (from < to) t->status = parse_range(t, from, to);
     return NULL;
+}
+
+/* fn on every thread's work, thread 0's in the caller; work whose thread could not be
+ * started is done in the caller too, after. */
+static void in_threads(thread_t *threads, int n, void *(*fn)(void *)) {
+    pthread_t *ids = calloc((size_t)n, sizeof(pthread_t));
+    char *started = calloc((size_t)n, 1);
+    for (int k = 1; k < n; k++)
+        started[k] = ids && started && pthread_create(&ids[k], NULL, fn, &threads[k]) == 0;
+    fn(&threads[0]);
+    for (int k = 1; k < n; k++) {
+        if (started && started[k]) pthread_join(ids[k], NULL);
+        else fn(&threads[k]);
+    }
+    free(ids);
+    free(started);
 }
 
 /* --- merging ----------------------------------------------------------------------------- */
@@ -876,8 +895,9 @@ done:
     return unique;
 }
 
-static void merge(thread_t *threads, int n_threads, const config_t *cfg, col_result *out) {
+static int merge(thread_t *threads, int n_threads, const config_t *cfg, col_result *out) {
     uint64_t *all = malloc((size_t)n_threads * KMV_K * sizeof(uint64_t));
+    if (!all) return S_MEMORY;
     for (int col = 0; col < cfg->n_cols; col++) {
         col_result *r = &out[col];
         memset(r, 0, sizeof *r);
@@ -919,21 +939,20 @@ static void merge(thread_t *threads, int n_threads, const config_t *cfg, col_res
                 r->has_bound = 1;
             }
             saturated |= threads[k].kmv[col].saturated;
-            if (all) n += kmv_values(&threads[k].kmv[col], all + n);
+            n += kmv_values(&threads[k].kmv[col], all + n);
         }
-        if (all) {
-            qsort(all, (size_t)n, sizeof(uint64_t), cmp_u64);
-            int u = 0;
-            for (int i = 0; i < n; i++)
-                if (u == 0 || all[i] != all[u - 1]) all[u++] = all[i];
-            if (u > KMV_K) { saturated = 1; u = KMV_K; }
-            r->distinct_kept = u;
-            r->distinct_saturated = saturated;
-            r->distinct_kth = u ? all[u - 1] : 0;
-        }
+        qsort(all, (size_t)n, sizeof(uint64_t), cmp_u64);
+        int u = 0;
+        for (int i = 0; i < n; i++)
+            if (u == 0 || all[i] != all[u - 1]) all[u++] = all[i];
+        if (u > KMV_K) { saturated = 1; u = KMV_K; }
+        r->distinct_kept = u;
+        r->distinct_saturated = saturated;
+        r->distinct_kth = u ? all[u - 1] : 0;
         r->unique = cfg->unique[col] ? all_different(threads, n_threads, col) : -1;
     }
     free(all);
+    return S_OK;
 }
 
 /* --- entry point ----------------------------------------------------------------------- */
@@ -965,10 +984,7 @@ int fastscan(const char *path, int64_t data_start, int n_cols, const int32_t *ki
     if (span < (int64_t)n_threads * min_span)
         n_threads = span / min_span > 0 ? (int)(span / min_span) : 1;
     thread_t *threads = calloc((size_t)n_threads, sizeof(thread_t));
-    pthread_t *ids = calloc((size_t)n_threads, sizeof(pthread_t));
-    pthread_barrier_t barrier;
-    pthread_barrier_init(&barrier, NULL, (unsigned)n_threads);
-    int status = threads && ids ? S_OK : S_MEMORY;
+    int status = threads ? S_OK : S_MEMORY;
     for (int k = 0; k < n_threads && status == S_OK; k++) {
         thread_t *t = &threads[k];
         t->cfg = &cfg;
@@ -976,7 +992,6 @@ int fastscan(const char *path, int64_t data_start, int n_cols, const int32_t *ki
         t->n_threads = n_threads;
         t->start = data_start + span * k / n_threads;
         t->end = data_start + span * (k + 1) / n_threads;
-        t->barrier = &barrier;
         t->all = threads;
         t->status_offset = -1;
         t->buf_cap = BLOCK;
@@ -989,9 +1004,8 @@ int fastscan(const char *path, int64_t data_start, int n_cols, const int32_t *ki
             if (!kmv_init(&t->kmv[c])) status = S_MEMORY;
     }
     if (status == S_OK) {
-        for (int k = 1; k < n_threads; k++) pthread_create(&ids[k], NULL, run, &threads[k]);
-        run(&threads[0]);
-        for (int k = 1; k < n_threads; k++) pthread_join(ids[k], NULL);
+        in_threads(threads, n_threads, count_phase);   /* the quote parity of every range */
+        in_threads(threads, n_threads, parse_phase);
         *records = 0;
         *offset = -1;
         for (int k = 0; k < n_threads; k++) {
@@ -1001,7 +1015,7 @@ int fastscan(const char *path, int64_t data_start, int n_cols, const int32_t *ki
                 *offset = threads[k].status_offset;
             }
         }
-        if (status == S_OK) merge(threads, n_threads, &cfg, out);
+        if (status == S_OK) status = merge(threads, n_threads, &cfg, out);
     }
     for (int k = 0; threads && k < n_threads; k++) {
         thread_t *t = &threads[k];
@@ -1012,9 +1026,7 @@ int fastscan(const char *path, int64_t data_start, int n_cols, const int32_t *ki
         free(t->kmv);
         free(t->hashes);
     }
-    pthread_barrier_destroy(&barrier);
     free(threads);
-    free(ids);
     close(fd);
     return status;
 }

@@ -9,9 +9,11 @@ same file and settings give a byte-identical document.
 
 How (issue 3): a sample first, the first ``HEAD_ROWS`` records plus one record from each of
 ``STRATA`` evenly spaced byte offsets (plain files only), proposes per column the family of
-candidate types its values parse as (``pgtypes`` decides what PostgreSQL accepts); one DuckDB
-scan (``csv2pg.profile``) then proves those candidates on every record, and columns whose
-integer proof fails are re-proven as numbers. Failing values and their physical lines come
+candidate types its values parse as (``pgtypes`` decides what PostgreSQL accepts); one
+compiled pass (``csv2pg.fastscan``) then proves those candidates on every record, leaving to a
+DuckDB scan (``csv2pg.profile``) the columns with values off the proposal's tight shape, and
+columns whose integer proof fails are re-proven as numbers. Where the compiled pass cannot
+read the file (no C compiler, a stray quote...), one DuckDB scan proves every column. Failing values and their physical lines come
 from a Python stream over the first records, and past them from DuckDB (``csv2pg.locate``).
 Where DuckDB cannot read the file exactly as ``dialect.open_records`` does (encodings it
 lacks, lone CR line ends, escape characters, footers, compressed input, ragged rows, NUL
@@ -21,9 +23,9 @@ than the head) are profiled from the head in Python.
 Per column: empty values, null tokens (the union of the configured and default tokens;
 whether a default token really is NULL is decided later, in ``infer``), lengths, digit codes
 with leading zeros, integer range, decimal shape, exponent notation, distinct values (an
-estimate: DuckDB's HyperLogLog in the DuckDB path, ``DistinctSketch`` (exact up to 1024
-values, then K minimum values of xxh3_64) in the Python path; the two agree within a few per
-cent, not exactly), min/max of the narrowest proven type as PostgreSQL prints it
+estimate: ``DistinctSketch``, exact up to 1024 values, then K minimum values of xxh3_64, in
+the Python path and the compiled pass; DuckDB's HyperLogLog where DuckDB's own scan
+profiled the file; the two agree within a few per cent, not exactly), min/max of the narrowest proven type as PostgreSQL prints it
 (``type_bounds``; null for text, boolean, uuid, inet, cidr and jsonb), and for every candidate
 type in ``pgtypes.CANDIDATES`` the non-null values that do not parse as it with the first few
 examples. A failure count marked ``estimated`` (DuckDB path, text columns only) was not
@@ -279,13 +281,15 @@ def _duckdb_columns(path: Path, dialect: Dialect, headers: list[str],
     fact_values: list[Any] = []
     native = fastscan.scan(path, dialect, n, null_tokens, proposals,
                            unique=_different_in_sample(sample, n, null_tokens))
-    if native is None:
+    distinct: list[int] | None = None   # fastscan's estimates, kept for columns DuckDB re-proves
+    if isinstance(native, str):
         facts = fact_query(null_tokens, wanted, _unique_guesses(sample, n, null_tokens, path))
         rows, counts = profile.scan(path, dialect, n, null_tokens, proposals, seen_tokens=seen,
                                     extra=facts.select, extra_values=fact_values)
         known_unique: dict[int, bool] = {}
     else:
         rows, counts, known_unique = native.rows, native.counts, native.unique
+        distinct = [c.distinct for c in counts]
         facts = fact_query(null_tokens, wanted if native.unsettled else {})
         if native.unsettled:
             _, proven = profile.scan(path, dialect, n, null_tokens, proposals, seen_tokens=seen,
@@ -320,6 +324,8 @@ def _duckdb_columns(path: Path, dialect: Dialect, headers: list[str],
             counts[i] = more[i]
     if sample.complete and rows != len(sample.head):
         raise profile.Unsupported("DuckDB's record count differs from Python's")
+    for i, estimate in enumerate(distinct or ()):
+        counts[i].distinct = estimate
     columns = [_counted_profile(rows, counts[i], sampled[i], sample.complete)
                for i in range(n)]
     entries, unique = facts.read(fact_values)
