@@ -53,6 +53,7 @@ MAX_TOKENS = 32
 # the columns left are counted by DuckDB's count(DISTINCT), which spills to disk.
 UNIQUE_LIMIT = 16_000_000
 THREAD_BYTES = 16 << 20  # a thread for every this many bytes, up to the CPUs
+MAX_THREADS = 16         # each keeps a 16 MB buffer and its own counts of every column
 
 KIND: dict[str, int] = {
     "smallint": 1, "integer": 1, "bigint": 1, "numeric": 2, "double precision": 2,
@@ -117,7 +118,10 @@ def _build() -> ctypes.CDLL | None:
     digest = xxhash.xxh3_64()
     for part in [*(s.read_bytes() for s in sources), compiler.encode(), " ".join(flags).encode()]:
         digest.update(part)
-    target = _cache_dir() / f"fastscan-{digest.hexdigest()}.so"
+    cache = _cache_dir()
+    if cache is None:
+        return None
+    target = cache / f"fastscan-{digest.hexdigest()}.so"
     if not target.exists():
         target.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(dir=target.parent) as work:
@@ -143,17 +147,20 @@ def _build() -> ctypes.CDLL | None:
     return lib
 
 
-def _cache_dir() -> Path:
+def _cache_dir() -> Path | None:
+    """Where the library is kept: ``$XDG_CACHE_HOME/csv2pg`` (``~/.cache/csv2pg``), else a
+    directory of this user's under the temporary directory. None when neither is ours alone
+    (a library another user could replace is never loaded)."""
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    path = Path(base) / "csv2pg"
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-        probe = tempfile.NamedTemporaryFile(dir=path)  # noqa: SIM115 - a writability probe
-        probe.close()
-    except OSError:
-        path = Path(tempfile.gettempdir()) / f"csv2pg-{os.getuid()}"
-        path.mkdir(exist_ok=True)
-    return path
+    for path in (Path(base) / "csv2pg", Path(tempfile.gettempdir()) / f"csv2pg-{os.getuid()}"):
+        try:
+            path.mkdir(mode=0o700, parents=True, exist_ok=True)
+            info = path.stat()
+            if info.st_uid == os.getuid() and not info.st_mode & 0o022 and os.access(path, os.W_OK):
+                return path
+        except OSError:
+            continue
+    return None
 
 
 def data_start(path: Path, dialect: Dialect) -> int:
@@ -200,7 +207,7 @@ def scan(path: Path, dialect: Dialect, n_columns: int, null_tokens: frozenset[st
         (ctypes.c_int32 * n_columns)(*[int(i in asked) for i in range(n_columns)]),
         len(encoded), (ctypes.c_char_p * max(len(encoded), 1))(*encoded),
         (ctypes.c_int32 * max(len(encoded), 1))(*[len(t) for t in encoded]),
-        dialect.delimiter.encode(), quote.encode(), threads or os.cpu_count() or 1,
+        dialect.delimiter.encode(), quote.encode(), threads or min(os.cpu_count() or 1, MAX_THREADS),
         thread_bytes or THREAD_BYTES, UNIQUE_LIMIT, out, ctypes.byref(records),
         ctypes.byref(offset))
     if status != 0:

@@ -37,7 +37,6 @@
 #include "xxhash.h"
 
 #define KMV_K 1024
-#define KMV_TABLE 4096
 #define MAX_TOKENS 32
 #define BLOCK (16u << 20)
 #define SLACK 64   /* readable bytes past a buffer's end, for 16-byte loads */
@@ -64,9 +63,9 @@ typedef struct {
 } col_result;
 
 typedef struct {
-    uint64_t *table;    /* open addressing while fewer than KMV_K distinct hashes */
+    uint64_t *table;    /* open addressing while at most KMV_K distinct hashes (0: has_zero) */
     uint64_t *sorted;   /* the KMV_K smallest, ascending, once saturated */
-    int count, has_zero, saturated;
+    int cap, bits, count, has_zero, saturated;
 } kmv_t;
 
 typedef struct { uint64_t hi, lo; } h128;
@@ -123,7 +122,9 @@ static void make_c_locale(void) {
 /* --- distinct estimate: K minimum values, as colstats.DistinctSketch ------------------- */
 
 static int kmv_init(kmv_t *k) {
-    k->table = calloc(KMV_TABLE, sizeof(uint64_t));
+    k->bits = 6;
+    k->cap = 1 << k->bits;   /* grows with the distinct values: wide files stay small */
+    k->table = calloc((size_t)k->cap, sizeof(uint64_t));
     k->sorted = NULL;
     k->count = k->has_zero = k->saturated = 0;
     return k->table != NULL;
@@ -134,15 +135,33 @@ static int cmp_u64(const void *a, const void *b) {
     return x < y ? -1 : x > y;
 }
 
+static void kmv_put(uint64_t *table, int bits, uint64_t h) {
+    size_t mask = ((size_t)1 << bits) - 1, i = (size_t)(h >> (64 - bits));
+    while (table[i]) i = (i + 1) & mask;
+    table[i] = h;
+}
+
+static int kmv_grow(kmv_t *k) {
+    uint64_t *bigger = calloc((size_t)k->cap * 2, sizeof(uint64_t));
+    if (!bigger) return 0;
+    for (int i = 0; i < k->cap; i++)
+        if (k->table[i]) kmv_put(bigger, k->bits + 1, k->table[i]);
+    free(k->table);
+    k->table = bigger;
+    k->cap *= 2;
+    k->bits++;
+    return 1;
+}
+
 static int kmv_saturate(kmv_t *k, uint64_t h) {
     uint64_t *all = malloc((KMV_K + 1) * sizeof(uint64_t));
     if (!all) return 0;
     int n = 0;
     if (k->has_zero) all[n++] = 0;
-    for (int i = 0; i < KMV_TABLE; i++)
+    for (int i = 0; i < k->cap; i++)
         if (k->table[i]) all[n++] = k->table[i];
     all[n++] = h;
-    qsort(all, n, sizeof(uint64_t), cmp_u64);
+    qsort(all, (size_t)n, sizeof(uint64_t), cmp_u64);
     free(k->table);
     k->table = NULL;
     k->sorted = all;        /* the largest of the KMV_K + 1 is dropped */
@@ -151,6 +170,7 @@ static int kmv_saturate(kmv_t *k, uint64_t h) {
     return 1;
 }
 
+/* Adds a value's hash; 0 when out of memory. */
 static inline int kmv_add(kmv_t *k, uint64_t h) {
     if (k->saturated) {
         uint64_t *s = k->sorted;
@@ -168,18 +188,18 @@ static inline int kmv_add(kmv_t *k, uint64_t h) {
     if (h == 0) {
         if (k->has_zero) return 1;
     } else {
-        size_t i = (size_t)(h >> 52) & (KMV_TABLE - 1);
+        size_t mask = (size_t)k->cap - 1, i = (size_t)(h >> (64 - k->bits));
         while (k->table[i]) {
             if (k->table[i] == h) return 1;
-            i = (i + 1) & (KMV_TABLE - 1);
+            i = (i + 1) & mask;
         }
     }
     if (k->count == KMV_K) return kmv_saturate(k, h);
-    if (h == 0) k->has_zero = 1;
-    else {
-        size_t i = (size_t)(h >> 52) & (KMV_TABLE - 1);
-        while (k->table[i]) i = (i + 1) & (KMV_TABLE - 1);
-        k->table[i] = h;
+    if (h == 0) {
+        k->has_zero = 1;
+    } else {
+        if (4 * (k->count + 1) > k->cap && !kmv_grow(k)) return 0;   /* load under 1/4 */
+        kmv_put(k->table, k->bits, h);
     }
     k->count++;
     return 1;
@@ -197,7 +217,7 @@ static int kmv_values(const kmv_t *k, uint64_t *out) {
     }
     int n = 0;
     if (k->has_zero) out[n++] = 0;
-    for (int i = 0; i < KMV_TABLE; i++)
+    for (int i = 0; i < k->cap; i++)
         if (k->table[i]) out[n++] = k->table[i];
     return n;
 }

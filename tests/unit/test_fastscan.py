@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import random
+import tempfile
 import uuid
 from pathlib import Path
 from typing import Any
@@ -325,3 +326,21 @@ def test_real_files_profile_as_in_python(corpus: Path, tmp_path: Path,
     # What it leaves to DuckDB and Python: encodings, quoting it cannot split, bad records.
     assert refused["duckdb_inconsistent_cells.csv"].startswith("a record with another number of fields")
     assert refused["duckdb_unescaped_quotes_stops.csv"].startswith("a quote inside an unquoted field")
+
+
+def test_a_cache_others_can_write_to_is_not_used(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A library another user could replace is never loaded: a group- or world-writable
+    cache directory is passed over for the user's own under the temporary directory, and
+    without one the scan is DuckDB's."""
+    shared = tmp_path / "xdg"
+    (shared / "csv2pg").mkdir(parents=True)
+    (shared / "csv2pg").chmod(0o777)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(shared))
+    own_tmp = tmp_path / "tmp"
+    own_tmp.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(own_tmp))
+    assert fastscan._cache_dir() == own_tmp / f"csv2pg-{os.getuid()}"
+    assert fastscan._build() is not None
+    assert not list((shared / "csv2pg").iterdir())
+    (own_tmp / f"csv2pg-{os.getuid()}").chmod(0o777)
+    assert fastscan._cache_dir() is None and fastscan._build() is None
