@@ -31,6 +31,7 @@ Reads the CSV and the C source; writes only the compiled library. Imports no duc
 
 from __future__ import annotations
 
+import codecs
 import ctypes
 import os
 import shutil
@@ -44,6 +45,7 @@ from pathlib import Path
 import xxhash
 
 from csv2pg import profile
+from csv2pg import records as records_module
 from csv2pg.colstats import KMV_K
 from csv2pg.dialect import Dialect
 
@@ -64,7 +66,7 @@ STATUS: dict[int, str] = {
     1: "a read error", 2: "a record with another number of fields",
     3: "bytes that are not UTF-8", 4: "NUL bytes",
     5: "a quote inside an unquoted field or left open", 6: "a carriage return alone",
-    7: "memory",
+    7: "memory", 8: "a field over the csv module's size limit",
 }
 
 
@@ -139,7 +141,7 @@ def _build() -> ctypes.CDLL | None:
     lib.fastscan.argtypes = [
         ctypes.c_char_p, i64, ctypes.c_int, p32, p32, ctypes.c_int,
         ctypes.POINTER(ctypes.c_char_p), p32, ctypes.c_char, ctypes.c_char, ctypes.c_int,
-        i64, i64, ctypes.POINTER(ColumnResult), ctypes.POINTER(i64), ctypes.POINTER(i64)]
+        i64, i64, i64, ctypes.POINTER(ColumnResult), ctypes.POINTER(i64), ctypes.POINTER(i64)]
     lib.fastscan.restype = ctypes.c_int
     lib.fastscan_result_size.restype = ctypes.c_int
     if lib.fastscan_result_size() != ctypes.sizeof(ColumnResult):
@@ -164,11 +166,15 @@ def _cache_dir() -> Path | None:
 
 
 def data_start(path: Path, dialect: Dialect) -> int:
-    """The byte offset of the first data record: past ``header_lines`` physical lines, or a
-    byte-order mark when there are none."""
+    """The byte offset of the first data record: past ``header_lines`` physical lines, or
+    when there are none past the byte-order mark the decoder drops and the second one
+    ``records.LineSource`` drops (``profile.supports`` refuses a mark in a plain "utf-8")."""
     with open(path, "rb") as handle:
         if dialect.header_lines == 0:
-            return 3 if handle.read(3) == b"\xef\xbb\xbf" else 0
+            head = handle.read(6)
+            if not head.startswith(codecs.BOM_UTF8):
+                return 0
+            return 6 if head[3:] == codecs.BOM_UTF8 else 3
         lines, offset = 0, 0
         while block := handle.read(1 << 20):
             start = 0
@@ -208,13 +214,14 @@ def scan(path: Path, dialect: Dialect, n_columns: int, null_tokens: frozenset[st
         len(encoded), (ctypes.c_char_p * max(len(encoded), 1))(*encoded),
         (ctypes.c_int32 * max(len(encoded), 1))(*[len(t) for t in encoded]),
         dialect.delimiter.encode(), quote.encode(), threads or min(os.cpu_count() or 1, MAX_THREADS),
-        thread_bytes or THREAD_BYTES, UNIQUE_LIMIT, out, ctypes.byref(records),
+        thread_bytes or THREAD_BYTES, UNIQUE_LIMIT, records_module.FIELD_SIZE_LIMIT, out,
+        ctypes.byref(records),
         ctypes.byref(offset))
     if status != 0:
         return f"{STATUS.get(status, f'status {status}')} at byte {offset.value}"
     return Scan(rows=records.value,
                 counts=[_counts(out[i], proposals[i], tokens) for i in range(n_columns)],
-                unsettled={i for i in range(n_columns) if out[i].unsettled},
+                unsettled={i for i in range(n_columns) if out[i].unsettled or kinds[i] == OTHER},
                 unique={i: bool(out[i].unique) for i in asked if out[i].unique >= 0})
 
 

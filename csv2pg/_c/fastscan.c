@@ -44,7 +44,7 @@
 enum kind { K_TEXT, K_INTEGER, K_NUMBER, K_BOOLEAN, K_DATE, K_TIMESTAMP, K_TIMESTAMPTZ,
             K_TIME, K_UUID, K_OTHER };
 
-enum status { S_OK, S_IO, S_RAGGED, S_UTF8, S_NUL, S_QUOTE, S_CR, S_MEMORY };
+enum status { S_OK, S_IO, S_RAGGED, S_UTF8, S_NUL, S_QUOTE, S_CR, S_MEMORY, S_FIELD };
 
 /* Per column, what Python reads (mirrored by fastscan.ColumnResult). */
 typedef struct {
@@ -84,6 +84,7 @@ typedef struct {
     const int32_t *token_lens;
     int64_t unique_limit;     /* hashes kept for uniqueness, all columns and threads */
     int64_t unique_used;      /* so far (atomic) */
+    int64_t field_limit;      /* the csv module's: a longer field is refused (S_FIELD) */
     uint64_t token_lengths;   /* bit n set: some token is n bytes long (n < 64) */
     uint8_t token_first[256]; /* 1 for the first byte of some token */
     int fd;
@@ -376,6 +377,16 @@ static int is_boolean_word(const uint8_t *p, size_t n) {
     return 0;
 }
 
+/* A value that is an integer: the ranges it fits and the column's minimum and maximum. */
+static inline void count_integer(col_result *c, int64_t v) {
+    c->ok_bigint++;
+    if (v >= INT32_MIN && v <= INT32_MAX) c->ok_integer++;
+    if (v >= INT16_MIN && v <= INT16_MAX) c->ok_smallint++;
+    if (!c->has_int || v < c->int_min) c->int_min = v;
+    if (!c->has_int || v > c->int_max) c->int_max = v;
+    c->has_int = 1;
+}
+
 /* The double nearest the decimal (as strtod and DuckDB's cast give it). Exact powers of ten
  * up to 1e22 and mantissas up to 2^53 make one IEEE multiplication or division exact and
  * then correctly rounded (Clinger's fast path); other values go through strtod. */
@@ -434,7 +445,10 @@ static int number_facts(col_result *c, const uint8_t *p, size_t n) {
         int sign = 1;
         if (i < n && (p[i] == '+' || p[i] == '-')) { sign = p[i] == '-' ? -1 : 1; i++; }
         size_t e = i;
-        while (i < n && digit(p[i])) { exponent = exponent * 10 + (p[i] - '0'); i++; }
+        while (i < n && digit(p[i])) {
+            if (i - e < 4) exponent = exponent * 10 + (p[i] - '0');   /* more is refused below */
+            i++;
+        }
         if (i - e < 1 || i - e > 3) return 0;
         exponent *= sign;
         sci = 1;
@@ -464,14 +478,7 @@ static int number_facts(col_result *c, const uint8_t *p, size_t n) {
     int64_t exp = exponent - (int64_t)after;
     int64_t digits = coefficient + exp > 0 ? coefficient + exp : 0;
     int64_t scale = exp < 0 ? -exp : 0;
-    if (is_integer) {
-        c->ok_bigint++;
-        if (integer >= INT32_MIN && integer <= INT32_MAX) c->ok_integer++;
-        if (integer >= INT16_MIN && integer <= INT16_MAX) c->ok_smallint++;
-        if (!c->has_int || integer < c->int_min) c->int_min = integer;
-        if (!c->has_int || integer > c->int_max) c->int_max = integer;
-        c->has_int = 1;
-    }
+    if (is_integer) count_integer(c, integer);
     if (!c->has_shape || digits > c->max_digits) c->max_digits = digits;
     if (!c->has_shape || scale > c->max_scale) c->max_scale = scale;
     c->has_shape = 1;
@@ -497,12 +504,7 @@ static int prove(int kind, col_result *c, const uint8_t *p, size_t n) {
         return 1;
     case K_INTEGER:
         if (!parse_int(p, n, &v)) return 0;
-        c->ok_bigint++;
-        if (v >= INT32_MIN && v <= INT32_MAX) c->ok_integer++;
-        if (v >= INT16_MIN && v <= INT16_MAX) c->ok_smallint++;
-        if (!c->has_int || v < c->int_min) c->int_min = v;
-        if (!c->has_int || v > c->int_max) c->int_max = v;
-        c->has_int = 1;
+        count_integer(c, v);
         return 1;
     case K_NUMBER:
         return number_facts(c, p, n);
@@ -595,12 +597,17 @@ static int value(thread_t *t, int col, const uint8_t *p, size_t n) {
     if (cfg->unique[col] && !h->over) {
         if (h->n == h->cap) {
             int64_t grow = h->cap ? (int64_t)h->cap : 4096;
+            int64_t *used = (int64_t *)&cfg->unique_used;
             /* A column whose distinct estimate is under half its values so far has
              * duplicates (or nearly): it is not worth the memory (the caller asks DuckDB
              * should its estimate over the whole file say otherwise). */
-            if ((h->cap && kmv_estimate(&t->kmv[col]) < 0.5 * (double)c->non_null)
-                || __atomic_add_fetch((int64_t *)&cfg->unique_used, grow, __ATOMIC_RELAXED)
-                       > cfg->unique_limit) {
+            int drop = h->cap && kmv_estimate(&t->kmv[col]) < 0.5 * (double)c->non_null;
+            if (!drop && __atomic_add_fetch(used, grow, __ATOMIC_RELAXED) > cfg->unique_limit) {
+                __atomic_sub_fetch(used, grow, __ATOMIC_RELAXED);
+                drop = 1;
+            }
+            if (drop) {   /* its memory goes back to the other columns */
+                __atomic_sub_fetch(used, (int64_t)h->cap, __ATOMIC_RELAXED);
                 h->over = 1;
                 free(h->items);
                 h->items = NULL;
@@ -672,10 +679,16 @@ static int record(const config_t *cfg, const uint8_t *buf, size_t pos, size_t le
             f.escaped = 0;
             for (;;) {
                 const uint8_t *e = memchr(buf + j, q, len - j);
-                if (!e) { if (!eof) return 0; return -S_QUOTE; }
+                if (!e) {
+                    /* an unbalanced quote stops here, not after buffering the whole file */
+                    if ((int64_t)(len - i - 1) > cfg->field_limit) return -S_FIELD;
+                    if (!eof) return 0;
+                    return -S_QUOTE;
+                }
                 size_t k = (size_t)(e - buf);
                 if (k + 1 < len && buf[k + 1] == q) { f.escaped = 1; j = k + 2; continue; }
                 if (k + 1 >= len && !eof) return 0;
+                if ((int64_t)(k - i - 1) > cfg->field_limit) return -S_FIELD;
                 f.start = (uint32_t)(i + 1 - pos);
                 f.len = (uint32_t)(k - i - 1);
                 i = k + 1;
@@ -685,6 +698,7 @@ static int record(const config_t *cfg, const uint8_t *buf, size_t pos, size_t le
         } else {
             size_t j = next_stop(cfg, buf, i, len);
             if (j < len && buf[j] == q) return -S_QUOTE;
+            if ((int64_t)(j - i) > cfg->field_limit) return -S_FIELD;
             f.start = (uint32_t)(i - pos);
             f.len = (uint32_t)(j - i);
             f.escaped = 0;
@@ -849,8 +863,8 @@ static void *parse_phase(void *arg) {
 static void in_threads(thread_t *threads, int n, void *(*fn)(void *)) {
     pthread_t *ids = calloc((size_t)n, sizeof(pthread_t));
     char *started = calloc((size_t)n, 1);
-    for (int k = 1; k < n; k++)
-        started[k] = ids && started && pthread_create(&ids[k], NULL, fn, &threads[k]) == 0;
+    for (int k = 1; ids && started && k < n; k++)
+        started[k] = pthread_create(&ids[k], NULL, fn, &threads[k]) == 0;
     fn(&threads[0]);
     for (int k = 1; k < n; k++) {
         if (started && started[k]) pthread_join(ids[k], NULL);
@@ -983,8 +997,8 @@ static int merge(thread_t *threads, int n_threads, const config_t *cfg, col_resu
 int fastscan(const char *path, int64_t data_start, int n_cols, const int32_t *kinds,
              const int32_t *unique, int n_tokens, const char *const *tokens,
              const int32_t *token_lens, char delim, char quote, int n_threads,
-             int64_t min_span, int64_t unique_limit, col_result *out, int64_t *records,
-             int64_t *offset) {
+             int64_t min_span, int64_t unique_limit, int64_t field_limit, col_result *out,
+             int64_t *records, int64_t *offset) {
     if (n_tokens > MAX_TOKENS || n_cols < 1 || n_threads < 1) return S_MEMORY;
     pthread_once(&c_locale_once, make_c_locale);
     int fd = open(path, O_RDONLY);
@@ -993,6 +1007,7 @@ int fastscan(const char *path, int64_t data_start, int n_cols, const int32_t *ki
     if (fstat(fd, &st) != 0) { close(fd); return S_IO; }
     config_t cfg = {.kinds = kinds, .unique = unique, .n_cols = n_cols, .n_tokens = n_tokens,
                     .tokens = tokens, .token_lens = token_lens, .unique_limit = unique_limit,
+                    .field_limit = field_limit,
                     .fd = fd, .quote = (uint8_t)quote, .delim = (uint8_t)delim,
                     .size = (int64_t)st.st_size};
     for (int k = 0; k < n_tokens; k++)

@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from csv2pg import fastscan
+from csv2pg import fastscan, records
 from csv2pg.artifacts import canonical_json
 from csv2pg.dialect import detect_dialect, read_header
 from csv2pg.errors import Csv2pgError
@@ -138,7 +138,7 @@ def test_thread_splits_give_the_same_counts(tmp_path: Path) -> None:
 TRICKY: dict[str, tuple[str, list[str]]] = {
     "integer": ("41", [" 12", "+7", "007", "1.0", "1e3", "99999999999999999999", "-0", "١٢",
                        "12 ", "9223372036854775807", "-9223372036854775808", "2147483648"]),
-    "numeric": ("4.25", ["1e400", "0e0", "1.5E+3", ".5", "5.", "-.5", "+.5e-2", "1,5", "NaN",
+    "numeric": ("4.25", ["1e400", "0e0", "1e99999999999999999999999", "1.5E+3", ".5", "5.", "-.5", "+.5e-2", "1,5", "NaN",
                          "inf", " 1.5", "1" * 320, "1e1000", "12345678901234567890.5",
                          "0.000000000000000000001", "1e-320"]),
     # ("1" is left out: a column proven boolean is taken to fail the integers on every value,
@@ -168,6 +168,45 @@ def test_a_tricky_value_late_in_the_file_is_judged_as_python_judges_it(
     path.write_text("\n".join(lines) + "\n", encoding="utf-8", newline="")
     fast, python = documents(path, monkeypatch)
     assert canonical_json(fast) == canonical_json(python)
+
+
+@pytest.mark.parametrize("content", [
+    b"\xef\xbb\xbf\xef\xbb\xbfab,2\nc,4\n" + b"".join(b"r%d,%d\n" % (i, i) for i in range(1500)),
+    b"\xef\xbb\xbfa,b\n" + b"".join(b"r%d,%d\n" % (i, i) for i in range(1500)) + b'x,"last"',
+    b'"a\nb",c\r\n' + b"".join(b"\r\n%d,\"q\r\n\"\r\n" % i for i in range(1500)),
+    b"a,b\n" + b"".join(b'%d,"%s"\n' % (i, b'""' * (i % 5)) for i in range(1500)) + b'9,""',
+])
+def test_the_edges_of_a_file_read_as_python_reads_them(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                      content: bytes) -> None:
+    """Two byte-order marks (Python drops both), no final line end, a quoted field at the
+    end of the file, a header of two lines, blank CRLF lines, fields of doubled quotes."""
+    path = tmp_path / "edge.csv"
+    path.write_bytes(content)
+    fast, python = documents(path, monkeypatch, thread_bytes=64)
+    assert canonical_json(fast) == canonical_json(python)
+
+
+def test_a_field_over_the_csv_limit_stops_the_scan_where_it_passes_the_limit(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Python's csv refuses a field over its size limit; so does fastscan, and an unbalanced
+    quote is refused once the field passes the limit, not after buffering the whole file."""
+    path = tmp_path / "open.csv"
+    path.write_bytes(b'a,b\n1,"oops\n' + b"2,3\n" * 500_000)
+    monkeypatch.setattr(records, "FIELD_SIZE_LIMIT", 100_000)
+    refused = fastscan.scan(path, plain_dialect(path), 2, TOKENS, ["integer", None], threads=1)
+    assert isinstance(refused, str) and refused.startswith("a field over the csv module's size limit")
+    path.write_bytes(b'a,b\n1,"' + b"x" * 100_001 + b'"\n2,y\n')
+    refused = fastscan.scan(path, plain_dialect(path), 2, TOKENS, ["integer", None])
+    assert isinstance(refused, str) and "size limit" in refused
+    path.write_bytes(b'a,b\n1,"' + b"x" * 100_000 + b'"\n2,y\n')
+    assert not isinstance(fastscan.scan(path, plain_dialect(path), 2, TOKENS, ["integer", None]), str)
+
+
+def test_a_proposal_it_does_not_judge_is_always_left_to_duckdb(tmp_path: Path) -> None:
+    path = tmp_path / "nets.csv"
+    path.write_text("a,b\n1,\n2,\n", encoding="utf-8")
+    found = fastscan.scan(path, plain_dialect(path), 2, TOKENS, ["integer", "inet"])
+    assert not isinstance(found, str) and found.unsettled == {1}   # even without a value
 
 
 @pytest.mark.parametrize(("content", "reason"), [
