@@ -95,7 +95,7 @@ class ColumnResult(ctypes.Structure):
 class Scan:
     rows: int
     counts: list[profile.ColumnCounts]
-    unsettled: set[int]      # columns to prove with DuckDB (their counts here mean nothing)
+    unsettled: set[int]      # columns to prove with DuckDB (their proof counts are not taken)
     unique: dict[int, bool]  # exact, for the columns asked that stayed under UNIQUE_LIMIT
 
 
@@ -111,12 +111,12 @@ def library() -> ctypes.CDLL | None:
         return _loaded[0]
 
 
-def _build() -> ctypes.CDLL | None:
+def _build(extra_flags: Sequence[str] = ()) -> ctypes.CDLL | None:
     sources = [SOURCE_DIR / "fastscan.c", SOURCE_DIR / "xxhash.h"]
     compiler = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc")
     if compiler is None:
         return None
-    flags = ["-O3", "-shared", "-fPIC", "-pthread", "-std=gnu11"]
+    flags = ["-O3", "-shared", "-fPIC", "-pthread", "-std=gnu11", *extra_flags]
     digest = xxhash.xxh3_64()
     for part in [*(s.read_bytes() for s in sources), compiler.encode(), " ".join(flags).encode()]:
         digest.update(part)

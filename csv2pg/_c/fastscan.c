@@ -30,7 +30,9 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#if defined(__SSE2__)
 #include <emmintrin.h>
+#endif
 #include <unistd.h>
 
 #define XXH_INLINE_ALL
@@ -635,8 +637,10 @@ static int value(thread_t *t, int col, const uint8_t *p, size_t n) {
 typedef struct { uint32_t start, len, escaped; } field_t;
 
 /* The first byte at or after i that ends an unquoted field (delimiter, CR, LF) or is a
- * quote; len if none. Sixteen bytes at a time (the buffer has SLACK readable bytes). */
+ * quote; len if none. Sixteen bytes at a time where SSE2 is there (the buffer has SLACK
+ * readable bytes), else one by one. */
 static inline size_t next_stop(const config_t *cfg, const uint8_t *buf, size_t i, size_t len) {
+#if defined(__SSE2__)
     const __m128i d = _mm_set1_epi8((char)cfg->delim), q = _mm_set1_epi8((char)cfg->quote);
     const __m128i lf = _mm_set1_epi8('\n'), cr = _mm_set1_epi8('\r');
     while (i < len) {
@@ -651,6 +655,11 @@ static inline size_t next_stop(const config_t *cfg, const uint8_t *buf, size_t i
         i += 16;
     }
     return len;
+#else
+    const uint8_t d = cfg->delim, q = cfg->quote;
+    while (i < len && buf[i] != d && buf[i] != q && buf[i] != '\n' && buf[i] != '\r') i++;
+    return i;
+#endif
 }
 
 /* One record at buf[pos..len): its fields, and where the next record starts. Returns 1 when

@@ -134,6 +134,18 @@ def test_thread_splits_give_the_same_counts(tmp_path: Path) -> None:
     assert counts[11]["max_length"] == len("said \"hi\"\nthen left")
 
 
+def test_without_sse2_the_byte_loop_gives_the_same_profile(tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """Where SSE2 is not there (aarch64) fields are delimited one byte at a time."""
+    scalar = fastscan._build(("-U__SSE2__",))
+    assert scalar is not None
+    monkeypatch.setattr(fastscan, "_loaded", [scalar])
+    path = tmp_path / "mixed.csv"
+    path.write_text("\r\n".join(mixed_rows(1500, seed=3)) + "\r\n", encoding="utf-8", newline="")
+    fast, python = documents(path, monkeypatch)
+    assert canonical_json(fast) == canonical_json(python)
+
+
 # A tricky value at record 2000 of a column whose other values are of the tight shape.
 TRICKY: dict[str, tuple[str, list[str]]] = {
     "integer": ("41", [" 12", "+7", "007", "1.0", "1e3", "99999999999999999999", "-0", "١٢",
