@@ -262,8 +262,8 @@ def _duckdb_columns(path: Path, dialect: Dialect, headers: list[str],
                     sampled: list[ColumnStats]) -> tuple[int, list[dict[str, Any]], Facts]:
     """(records, column profiles, the exact facts proven in the same pass).
 
-    The main pass is ``fastscan``'s where it can read the file, then DuckDB's for the
-    columns it left unsettled; else DuckDB's, as before. The facts ``_add_exact_facts``
+    The main pass is ``fastscan``'s where it can read the file, then one DuckDB pass for
+    the columns it left unsettled, at their family's level; else DuckDB's, as before. The facts ``_add_exact_facts``
     needs are asked in a DuckDB pass that runs anyway where the sample foresees them: the
     formats of columns no candidate can prove (``propose`` found none) and exact uniqueness
     where the sample's values are all different (``_unique_guesses``, which ``fastscan``
@@ -282,6 +282,7 @@ def _duckdb_columns(path: Path, dialect: Dialect, headers: list[str],
     native = fastscan.scan(path, dialect, n, null_tokens, proposals,
                            unique=_different_in_sample(sample, n, null_tokens))
     distinct: list[int] | None = None   # fastscan's estimates, kept for columns DuckDB re-proves
+    settled_here: set[int] = set()      # proven by DuckDB at their family's level already
     if isinstance(native, str):
         facts = fact_query(null_tokens, wanted, _unique_guesses(sample, n, null_tokens, path))
         rows, counts = profile.scan(path, dialect, n, null_tokens, proposals, seen_tokens=seen,
@@ -290,12 +291,21 @@ def _duckdb_columns(path: Path, dialect: Dialect, headers: list[str],
     else:
         rows, counts, known_unique = native.rows, native.counts, native.unique
         distinct = [c.distinct for c in counts]
-        facts = fact_query(null_tokens, wanted if native.unsettled else {})
-        if native.unsettled:
-            _, proven = profile.scan(path, dialect, n, null_tokens, proposals, seen_tokens=seen,
-                                     columns=native.unsettled, extra=facts.select,
-                                     extra_values=fact_values)
-            for i in native.unsettled:
+        # The columns it left are proven at once as the re-proving pass below would prove
+        # them should their proposal fail: every candidate of its family, every null token
+        # read as NULL, their value formats asked. One DuckDB pass settles them either way.
+        settled_here = native.unsettled
+        levels: list[profile.Proof | None] = [
+            (recheck_levels(sampled[i], proposal) or None) if i in settled_here else None
+            for i, proposal in enumerate(proposals)]
+        facts = fact_query(null_tokens, {**wanted, **{
+            i: found for i in sorted(settled_here)
+            if (found := formats.propose(values[i], dialect.delimiter))}} if settled_here else {})
+        if settled_here:
+            _, proven = profile.scan(path, dialect, n, null_tokens, levels,
+                                     seen_tokens=[null_tokens] * n, columns=settled_here,
+                                     extra=facts.select, extra_values=fact_values)
+            for i in settled_here:
                 counts[i] = proven[i]
     # Widen and re-prove, in a second pass over only these columns: proposals that fail
     # somewhere (integers as numbers), text columns whose sample showed typed values, and
@@ -303,6 +313,8 @@ def _duckdb_columns(path: Path, dialect: Dialect, headers: list[str],
     again: list[profile.Proof | None] = [None] * n
     rescan: set[int] = set()
     for i, proposal in enumerate(proposals):
+        if i in settled_here:
+            continue
         if proposal is None or counts[i].ok[proposal] < counts[i].non_null:
             again[i] = recheck_levels(sampled[i], proposal) or None
             if again[i] is not None:

@@ -395,3 +395,28 @@ def test_a_cache_others_can_write_to_is_not_used(tmp_path: Path, monkeypatch: py
     assert not list((shared / "csv2pg").iterdir())
     (own_tmp / f"csv2pg-{os.getuid()}").chmod(0o777)
     assert fastscan._cache_dir() is None and fastscan._build() is None
+
+
+def test_a_column_it_leaves_takes_one_duckdb_pass_whether_its_proposal_holds_or_not(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A late value off the proposal's shape: DuckDB proves that column alone, once, at its
+    family's level (a failing proposal needs no second pass to be widened)."""
+    from csv2pg import profile
+
+    passes: list[set[int]] = []
+    real = profile.scan
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        passes.append(set(kwargs["columns"]))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(profile, "scan", counted)
+    for late, holds in ((" 7", True), ("oops", False)):
+        path = tmp_path / "late.csv"
+        path.write_text("id,qty\n" + "".join(f"{i},{late if i == 2400 else i % 90}\n"
+                                             for i in range(1, 2501)), encoding="utf-8")
+        passes.clear()
+        fast, python = documents(path, monkeypatch)
+        assert canonical_json(fast) == canonical_json(python)
+        assert passes == [{1}]
+        assert (fast["columns"][1]["candidates"]["smallint"]["failures"] == 0) is holds
