@@ -124,19 +124,17 @@ def _build(extra_flags: Sequence[str] = ()) -> ctypes.CDLL | None:
     if cache is None:
         return None
     target = cache / f"fastscan-{digest.hexdigest()}.so"
-    if not target.exists():
-        target.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryDirectory(dir=target.parent) as work:
-            built = Path(work) / target.name
-            try:
-                done = subprocess.run([compiler, *flags, "-o", str(built), str(sources[0])],
-                                      capture_output=True, check=False)
-            except OSError:
-                return None
-            if done.returncode != 0 or not built.exists():
-                return None
-            os.replace(built, target)  # atomic: a concurrent build writes the same bytes
-    lib = ctypes.CDLL(str(target))
+    try:
+        lib = ctypes.CDLL(str(target)) if target.exists() else None
+    except OSError:   # not a library (a damaged cache): built again
+        lib = None
+    if lib is None:
+        if not _compile(compiler, [*flags, "-o"], sources[0], target):
+            return None
+        try:
+            lib = ctypes.CDLL(str(target))
+        except OSError:
+            return None
     i64, p32 = ctypes.c_int64, ctypes.POINTER(ctypes.c_int32)
     lib.fastscan.argtypes = [
         ctypes.c_char_p, i64, ctypes.c_int, p32, p32, ctypes.c_int,
@@ -147,6 +145,21 @@ def _build(extra_flags: Sequence[str] = ()) -> ctypes.CDLL | None:
     if lib.fastscan_result_size() != ctypes.sizeof(ColumnResult):
         return None
     return lib
+
+
+def _compile(compiler: str, flags: list[str], source: Path, target: Path) -> bool:
+    """Compile into a temporary name, then rename: a concurrent build writes the same bytes."""
+    with tempfile.TemporaryDirectory(dir=target.parent) as work:
+        built = Path(work) / target.name
+        try:
+            done = subprocess.run([compiler, *flags, str(built), str(source)],
+                                  capture_output=True, check=False)
+        except OSError:
+            return False
+        if done.returncode != 0 or not built.exists():
+            return False
+        os.replace(built, target)
+    return True
 
 
 def _cache_dir() -> Path | None:

@@ -13,6 +13,8 @@ from __future__ import annotations
 import dataclasses
 import os
 import random
+import subprocess
+import sys
 import tempfile
 import uuid
 from pathlib import Path
@@ -291,6 +293,17 @@ def test_the_library_is_built_once_per_source(tmp_path: Path, monkeypatch: pytes
     stamp = built[0].stat().st_mtime_ns
     assert fastscan._build() is not None
     assert built[0].stat().st_mtime_ns == stamp   # taken from the cache, not compiled again
+
+
+def test_a_damaged_library_in_the_cache_is_compiled_again(tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    # built by another process (this one must not have it mapped while it is damaged)
+    subprocess.run([sys.executable, "-c", "from csv2pg import fastscan; fastscan._build()"],
+                   check=True, env={**os.environ, "XDG_CACHE_HOME": str(tmp_path)})
+    [built] = (tmp_path / "csv2pg").glob("fastscan-*.so")
+    built.write_bytes(b"not a library")
+    assert fastscan._build() is not None and built.stat().st_size > 1000
 
 
 def test_formats_take_one_duckdb_pass_and_uniqueness_none(tmp_path: Path,
