@@ -141,6 +141,10 @@ def _build(extra_flags: Sequence[str] = ()) -> ctypes.CDLL | None:
         ctypes.POINTER(ctypes.c_char_p), p32, ctypes.c_char, ctypes.c_char, ctypes.c_int,
         i64, i64, i64, ctypes.POINTER(ColumnResult), ctypes.POINTER(i64), ctypes.POINTER(i64)]
     lib.fastscan.restype = ctypes.c_int
+    lib.fastscan_record_starts.argtypes = [
+        ctypes.c_char_p, i64, i64, ctypes.c_char, ctypes.POINTER(i64), i64,
+        ctypes.POINTER(i64), ctypes.POINTER(i64)]
+    lib.fastscan_record_starts.restype = i64
     lib.fastscan_result_size.restype = ctypes.c_int
     if lib.fastscan_result_size() != ctypes.sizeof(ColumnResult):
         return None
@@ -236,6 +240,24 @@ def scan(path: Path, dialect: Dialect, n_columns: int, null_tokens: frozenset[st
                 counts=[_counts(out[i], proposals[i], tokens) for i in range(n_columns)],
                 unsettled={i for i in range(n_columns) if out[i].unsettled or kinds[i] == OTHER},
                 unique={i: bool(out[i].unique) for i in asked if out[i].unique >= 0})
+
+
+def record_starts(path: Path, dialect: Dialect, ordinals: set[int]) -> dict[int, tuple[int, int]] | None:
+    """(line, byte offset) where each data record in ``ordinals`` (1-based) starts, as
+    ``locate._record_starts`` finds them, read in C; None without the library."""
+    lib = None if os.environ.get("CSV2PG_FASTSCAN", "1") == "0" else library()
+    quote = (dialect.quotechar or "").encode()
+    if lib is None or len(quote) != 1:
+        return None
+    wanted = sorted(o for o in ordinals if o >= 1)
+    n = len(wanted)
+    lines, offsets = (ctypes.c_int64 * max(n, 1))(), (ctypes.c_int64 * max(n, 1))()
+    found = lib.fastscan_record_starts(
+        str(path).encode(), dialect.preamble_lines, int(dialect.has_header), quote,
+        (ctypes.c_int64 * max(n, 1))(*wanted), n, lines, offsets)
+    if found < 0:
+        return None
+    return {wanted[k]: (int(lines[k]), int(offsets[k])) for k in range(found)}
 
 
 def _counts(r: ColumnResult, proposal: str | None, tokens: list[str]) -> profile.ColumnCounts:

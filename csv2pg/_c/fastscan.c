@@ -1076,3 +1076,74 @@ int fastscan(const char *path, int64_t data_start, int n_cols, const int32_t *ki
 }
 
 int fastscan_result_size(void) { return (int)sizeof(col_result); }
+
+/* --- where records start (for csv2pg.locate) -------------------------------------------- */
+
+/* The physical line and byte offset where each data record numbered in `ordinals`
+ * (1-based, ascending, `n` of them) starts, as locate._record_starts finds them: past
+ * `skip_lines` lines and `headers` records, a line end closes a record when the quotes
+ * since the record began are even, and a record of one empty line (LF or CRLF) is none.
+ * Returns how many were found (the file may have fewer records), -1 on a read error. */
+int64_t fastscan_record_starts(const char *path, int64_t skip_lines, int64_t headers, char quote,
+                               const int64_t *ordinals, int64_t n, int64_t *lines,
+                               int64_t *offsets) {
+    int fd = open(path, O_RDONLY);
+    if (fd < 0) return -1;
+    uint8_t *buf = malloc(BLOCK);
+    if (!buf) { close(fd); return -1; }
+    const uint8_t q = (uint8_t)quote;
+    int64_t found = 0, ordinal = 0, line = 0, offset = 0;
+    int64_t start_line = 0, start_offset = -1;   /* of the record being read; -1: none yet */
+    int odd = 0, blank = 0, at_line_start = 1;
+    int64_t line_bytes = 0;                       /* bytes of the current line so far */
+    uint8_t first = 0;                            /* its first byte */
+    ssize_t got = 0;
+    while (found < n && (got = read(fd, buf, BLOCK)) > 0) {
+        for (ssize_t i = 0; i < got && found < n; i++, offset++) {
+            uint8_t c = buf[i];
+            if (at_line_start) {
+                line++;
+                at_line_start = 0;
+                line_bytes = 0;
+                if (skip_lines == 0 && start_offset < 0) {
+                    start_line = line;
+                    start_offset = offset;
+                }
+            }
+            if (c != '\n') {
+                if (line_bytes == 0) first = c;
+                line_bytes++;
+                if (c == q && skip_lines == 0) odd ^= 1;
+                continue;
+            }
+            at_line_start = 1;
+            if (skip_lines) { skip_lines--; continue; }
+            if (start_offset >= 0 && start_line == line)
+                blank = line_bytes == 0 || (line_bytes == 1 && first == '\r');
+            if (odd) continue;
+            int64_t record_line = start_line, record_offset = start_offset;
+            start_offset = -1;
+            if (blank) { blank = 0; continue; }
+            if (headers) { headers--; continue; }
+            ordinal++;
+            if (ordinal == ordinals[found]) {
+                lines[found] = record_line;
+                offsets[found] = record_offset;
+                found++;
+            }
+        }
+    }
+    /* a last line without LF */
+    if (found < n && !at_line_start && !skip_lines && !odd && start_offset >= 0) {
+        int is_blank = start_line == line && (line_bytes == 0 || (line_bytes == 1 && first == '\r'));
+        if (!is_blank && !headers && ++ordinal == ordinals[found]) {
+            lines[found] = start_line;
+            offsets[found] = start_offset;
+            found++;
+        }
+    }
+    int failed = got < 0;
+    free(buf);
+    close(fd);
+    return failed ? -1 : found;
+}

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from csv2pg import locate
+from csv2pg import fastscan, locate
 from csv2pg.artifacts import canonical_json
 from csv2pg.dialect import detect_dialect, open_records
 from csv2pg.settings import TableSettings
@@ -35,10 +35,22 @@ def tricky(path: Path, rows: int, newline: str = "\n", preamble: str = "") -> No
     path.write_text(preamble + newline.join(lines) + newline, encoding="utf-8", newline="")
 
 
+@pytest.fixture(params=["c", "python"])
+def counter(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Where record starts are counted: fastscan's C loop, or Python's (CSV2PG_FASTSCAN=0)."""
+    if request.param == "python":
+        monkeypatch.setenv("CSV2PG_FASTSCAN", "0")
+    else:
+        monkeypatch.delenv("CSV2PG_FASTSCAN", raising=False)
+        if fastscan.library() is None:
+            pytest.skip("no C compiler here")
+    return str(request.param)
+
+
 @pytest.mark.parametrize("block", [64, 1000, 1 << 24])   # bytes read at a time
 @pytest.mark.parametrize("newline", ["\n", "\r\n"])
 def test_records_at_agrees_with_open_records(tmp_path: Path, newline: str, block: int,
-                                             monkeypatch: pytest.MonkeyPatch) -> None:
+                                             monkeypatch: pytest.MonkeyPatch, counter: str) -> None:
     """Every record, and a few far apart (counted in bulk between them), start where the
     Python parser says, across blocks, quoted newlines, doubled quotes and blank lines."""
     monkeypatch.setattr(locate, "BLOCK", block)
@@ -51,13 +63,27 @@ def test_records_at_agrees_with_open_records(tmp_path: Path, newline: str, block
     assert locate.records_at(path, dialect, few) == {o: expected[o] for o in few}
 
 
-def test_records_at_counts_a_preamble(tmp_path: Path) -> None:
+def test_records_at_counts_a_preamble(tmp_path: Path, counter: str) -> None:
     path = tmp_path / "t.csv"
-    tricky(path, 60, preamble="Exported 2026-11-26\nby some tool\n\n")
+    tricky(path, 60, preamble="Exported 2026-11-26\nby some \"tool\n\n")
     dialect = detect_dialect(path, table_for(path).dialect)
     assert dialect.preamble_lines >= 2
     expected = dict(enumerate(open_records(path, dialect), start=1))
     assert locate.records_at(path, dialect, {1, 30, 60}) == {o: expected[o] for o in (1, 30, 60)}
+
+
+@pytest.mark.parametrize("tail", ["61,1.5,last", '61,1.5,"last\nline"', "\r\n\r\n", "\r"])
+def test_records_at_the_end_of_a_file(tmp_path: Path, counter: str, tail: str) -> None:
+    """A last record without a line end, blank CRLF lines at the end, records asked for
+    past the last one."""
+    path = tmp_path / "t.csv"
+    tricky(path, 60, "\r\n")
+    with path.open("a", encoding="utf-8", newline="") as out:
+        out.write(tail)
+    dialect = detect_dialect(path, table_for(path).dialect)
+    expected = dict(enumerate(open_records(path, dialect), start=1))
+    asked = {1, 59, 60, 61, 62, 500}
+    assert locate.records_at(path, dialect, asked) == {o: expected[o] for o in asked if o in expected}
 
 
 @pytest.fixture
