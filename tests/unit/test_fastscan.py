@@ -148,7 +148,8 @@ def test_without_sse2_the_byte_loop_gives_the_same_profile(tmp_path: Path,
     assert canonical_json(fast) == canonical_json(python)
 
 
-# A tricky value at record 2000 of a column whose other values are of the tight shape.
+# A tricky value at record 1,200 (past the sampled head) of a column whose other values are
+# of the tight shape.
 TRICKY: dict[str, tuple[str, list[str]]] = {
     "integer": ("41", [" 12", "+7", "007", "1.0", "1e3", "99999999999999999999", "-0", "١٢",
                        "12 ", "9223372036854775807", "-9223372036854775808", "2147483648"]),
@@ -178,7 +179,7 @@ def test_a_tricky_value_late_in_the_file_is_judged_as_python_judges_it(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kind: str, tricky: str) -> None:
     usual = TRICKY[kind][0]
     path = tmp_path / "tricky.csv"
-    lines = ["id,x"] + [f'{i},"{tricky if i == 2000 else usual}"' for i in range(1, 2501)]
+    lines = ["id,x"] + [f'{i},"{tricky if i == 1200 else usual}"' for i in range(1, 1501)]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8", newline="")
     fast, python = documents(path, monkeypatch)
     assert canonical_json(fast) == canonical_json(python)
@@ -329,6 +330,7 @@ def test_formats_take_one_duckdb_pass_and_uniqueness_none(tmp_path: Path,
     assert len(passes) == 1 and passes[0][1] == [] and passes[0][0]
 
 
+WIDE = 40   # columns: wider corpus files are left out (3 of them)
 NUMBER_FACTS = ("integer_min", "integer_max", "max_scale", "max_integer_digits", "exponent_values")
 
 
@@ -356,7 +358,8 @@ def head_of(path: Path, quote: str, out_dir: Path, limit: int = 1 << 17) -> Path
 
 def test_real_files_profile_as_in_python(corpus: Path, tmp_path: Path,
                                          monkeypatch: pytest.MonkeyPatch) -> None:
-    """Every corpus file the compiled pass reads (its first 128 KB) gets the Python
+    """Every corpus file of at most 40 columns the compiled pass reads (its first 128 KB)
+    gets the Python
     profile's document, but for failure counts the DuckDB path extrapolates (``estimated``:
     a text column whose sample had no value of a family is taken to fail it on every
     value, as without fastscan)."""
@@ -369,8 +372,8 @@ def test_real_files_profile_as_in_python(corpus: Path, tmp_path: Path,
             continue
         path = head_of(whole, dialect.quotechar or '"', tmp_path)
         n = len(read_header(path, dialect))
-        if n > sample_stage.MAX_COLUMNS:
-            continue   # refused by the build before any profile
+        if n > WIDE:
+            continue   # DuckDB takes seconds to plan the passes of such a file
         found = fastscan.scan(path, dialect, n, TOKENS, [None] * n)
         if isinstance(found, str):
             refused[path.name] = found
@@ -386,7 +389,7 @@ def test_real_files_profile_as_in_python(corpus: Path, tmp_path: Path,
                 col.update({k: other[k] for k in NUMBER_FACTS})
         assert canonical_json(fast) == canonical_json(python), path.name
         read.append(path.name)
-    assert len(read) >= 60, refused
+    assert len(read) >= 57, refused
     # What it leaves to DuckDB and Python: encodings, quoting it cannot split, bad records.
     assert refused["duckdb_inconsistent_cells.csv"].startswith("a record with another number of fields")
     assert refused["duckdb_unescaped_quotes_stops.csv"].startswith("a quote inside an unquoted field")
