@@ -330,8 +330,10 @@ def test_formats_take_one_duckdb_pass_and_uniqueness_none(tmp_path: Path,
     assert len(passes) == 1 and passes[0][1] == [] and passes[0][0]
 
 
-WIDE = 40   # columns: wider corpus files are left out (3 of them)
-NUMBER_FACTS = ("integer_min", "integer_max", "max_scale", "max_integer_digits", "exponent_values")
+STATS = ("non_null", "empty", "null_tokens", "min_length", "max_length", "leading_zeros",
+         "distinct")
+PROVEN = ("integer_min", "integer_max", "max_scale", "max_integer_digits", "exponent_values",
+          "min", "max")
 
 
 def corpus_files(corpus: Path) -> list[Path]:
@@ -356,40 +358,46 @@ def head_of(path: Path, quote: str, out_dir: Path, limit: int = 1 << 17) -> Path
     return path
 
 
-def test_real_files_profile_as_in_python(corpus: Path, tmp_path: Path,
-                                         monkeypatch: pytest.MonkeyPatch) -> None:
-    """Every corpus file of at most 40 columns the compiled pass reads (its first 128 KB)
-    gets the Python
-    profile's document, but for failure counts the DuckDB path extrapolates (``estimated``:
-    a text column whose sample had no value of a family is taken to fail it on every
-    value, as without fastscan)."""
+def test_real_files_count_as_in_python(corpus: Path, tmp_path: Path,
+                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every corpus file the compiled pass reads (its first 128 KB, on 4 KB thread ranges)
+    counts as the Python profile counts: records; per column the statistics; and per
+    column it settles, the candidates' failures and the proven type's facts and bounds as
+    the DuckDB path turns them into the profile (``_counted_profile``). What it leaves is
+    DuckDB's, compared in the tests above."""
     monkeypatch.setattr(fastscan, "THREAD_BYTES", 1 << 12)
-    read, refused = [], {}
+    read, refused, settled = [], {}, 0
     for whole in corpus_files(corpus):
         try:
             dialect = detect_dialect(whole, DialectOverrides())
         except Csv2pgError:   # refused by detection: not fastscan's to read
             continue
         path = head_of(whole, dialect.quotechar or '"', tmp_path)
-        n = len(read_header(path, dialect))
-        if n > WIDE:
-            continue   # DuckDB takes seconds to plan the passes of such a file
-        found = fastscan.scan(path, dialect, n, TOKENS, [None] * n)
+        headers = read_header(path, dialect)
+        n = len(headers)
+        if n > sample_stage.MAX_COLUMNS:
+            continue   # refused by the build before any profile
+        sample = sample_stage.take_sample(path, dialect, n)
+        sampled = sample_stage._sample_stats(sample, n, TOKENS, 20)
+        proposals = [sample_stage.propose(s) for s in sampled]
+        found = fastscan.scan(path, dialect, n, TOKENS, proposals)
         if isinstance(found, str):
             refused[path.name] = found
             continue
-        table = table_for(path)
-        fast = build_sample(table, HASH, HASH, engine="duckdb")
-        python = build_sample(table, HASH, HASH, engine="python")
-        for col, other in zip(fast["columns"], python["columns"], strict=True):
-            estimated = [name for name, c in col["candidates"].items() if c.pop("estimated", False)]
-            for name in estimated:   # nor are that family's shapes counted (digits, scale)
-                col["candidates"][name] = other["candidates"][name]
-            if estimated:
-                col.update({k: other[k] for k in NUMBER_FACTS})
-        assert canonical_json(fast) == canonical_json(python), path.name
+        rows, stats, _ = sample_stage._python_columns((path,), dialect, headers, TOKENS, sample)
+        assert found.rows == rows, path.name
+        for i in range(n):
+            mine = sample_stage._counted_profile(rows, found.counts[i], sampled[i], sample.complete)
+            python = stats[i].as_dict(i, "", "")
+            assert {k: mine[k] for k in STATS} == {k: python[k] for k in STATS}, (path.name, i)
+            if proposals[i] is None or i in found.unsettled:
+                continue
+            settled += 1
+            assert {k: mine[k] for k in PROVEN} == {k: python[k] for k in PROVEN}, (path.name, i)
+            assert {k: c["failures"] for k, c in mine["candidates"].items()} == \
+                {k: c["failures"] for k, c in python["candidates"].items()}, (path.name, i)
         read.append(path.name)
-    assert len(read) >= 57, refused
+    assert len(read) >= 60 and settled >= 500, (len(read), settled, refused)
     # What it leaves to DuckDB and Python: encodings, quoting it cannot split, bad records.
     assert refused["duckdb_inconsistent_cells.csv"].startswith("a record with another number of fields")
     assert refused["duckdb_unescaped_quotes_stops.csv"].startswith("a quote inside an unquoted field")
