@@ -57,11 +57,13 @@ UNIQUE_LIMIT = 16_000_000
 THREAD_BYTES = 16 << 20  # a thread for every this many bytes, up to the CPUs
 MAX_THREADS = 16         # each keeps a 16 MB buffer and its own counts of every column
 
+# The kinds of fastscan.c (enum kind): what a proposal's proof counts.
+TEXT, INTEGER, NUMBER, OTHER = 0, 1, 2, 9
 KIND: dict[str, int] = {
-    "smallint": 1, "integer": 1, "bigint": 1, "numeric": 2, "double precision": 2,
-    "boolean": 3, "date": 4, "timestamp": 5, "timestamptz": 6, "time": 7, "uuid": 8,
+    "smallint": INTEGER, "integer": INTEGER, "bigint": INTEGER, "numeric": NUMBER,
+    "double precision": NUMBER, "boolean": 3, "date": 4, "timestamp": 5, "timestamptz": 6,
+    "time": 7, "uuid": 8,
 }
-TEXT, OTHER = 0, 9
 STATUS: dict[int, str] = {
     1: "a read error", 2: "a record with another number of fields",
     3: "bytes that are not UTF-8", 4: "NUL bytes",
@@ -109,6 +111,11 @@ def library() -> ctypes.CDLL | None:
         if not _loaded:
             _loaded.append(_build())
         return _loaded[0]
+
+
+def _enabled() -> ctypes.CDLL | None:
+    """The library, unless ``CSV2PG_FASTSCAN=0`` (read at each call: tests switch it)."""
+    return None if os.environ.get("CSV2PG_FASTSCAN", "1") == "0" else library()
 
 
 def _build(extra_flags: Sequence[str] = ()) -> ctypes.CDLL | None:
@@ -208,7 +215,7 @@ def scan(path: Path, dialect: Dialect, n_columns: int, null_tokens: frozenset[st
          proposals: Sequence[str | None], unique: Sequence[int] = (),
          threads: int | None = None, thread_bytes: int | None = None) -> Scan | str:
     """One compiled pass over ``path`` (see the module docstring), or why there is none."""
-    lib = None if os.environ.get("CSV2PG_FASTSCAN", "1") == "0" else library()
+    lib = _enabled()
     quote = dialect.quotechar or '"'
     why = (("CSV2PG_FASTSCAN=0 or no C compiler" if lib is None else None)
            or profile.supports(path, dialect, n_columns)
@@ -245,7 +252,7 @@ def scan(path: Path, dialect: Dialect, n_columns: int, null_tokens: frozenset[st
 def record_starts(path: Path, dialect: Dialect, ordinals: set[int]) -> dict[int, tuple[int, int]] | None:
     """(line, byte offset) where each data record in ``ordinals`` (1-based) starts, as
     ``locate._record_starts`` finds them, read in C; None without the library."""
-    lib = None if os.environ.get("CSV2PG_FASTSCAN", "1") == "0" else library()
+    lib = _enabled()
     quote = (dialect.quotechar or "").encode()
     if lib is None or len(quote) != 1:
         return None
@@ -273,12 +280,12 @@ def _counts(r: ColumnResult, proposal: str | None, tokens: list[str]) -> profile
     if kind in (TEXT, OTHER) or r.unsettled:
         return counts
     assert proposal is not None
-    if kind in (1, 2):
+    if kind in (INTEGER, NUMBER):
         counts.ok.update(bigint=int(r.ok_bigint), integer=int(r.ok_integer),
                          smallint=int(r.ok_smallint))
         if r.has_int:
             counts.integer_min, counts.integer_max = int(r.int_min), int(r.int_max)
-    if kind == 2:
+    if kind == NUMBER:
         counts.ok.update({"numeric": n, "double precision": n})
         if r.has_shape:
             counts.max_integer_digits, counts.max_scale = int(r.max_digits), int(r.max_scale)
@@ -286,7 +293,7 @@ def _counts(r: ColumnResult, proposal: str | None, tokens: list[str]) -> profile
         if r.has_double:
             counts.bounds["number"] = (float(r.double_min), float(r.double_max))
         return counts
-    if kind == 1:
+    if kind == INTEGER:
         return counts
     counts.ok[proposal] = n
     if proposal == "date":

@@ -96,11 +96,10 @@ typedef struct {
 
 typedef struct {
     const config_t *cfg;
-    int index, n_threads;
+    int index;
     int64_t start, end;         /* byte range [start, end) before alignment */
     int64_t quotes;             /* quote bytes in [start, end) */
     int has_nul;
-    int64_t parity_before;      /* quote bytes before start, mod 2 */
     int64_t records;
     int status;
     int64_t status_offset;
@@ -1033,7 +1032,6 @@ int fastscan(const char *path, int64_t data_start, int n_cols, const int32_t *ki
         thread_t *t = &threads[k];
         t->cfg = &cfg;
         t->index = k;
-        t->n_threads = n_threads;
         t->start = data_start + span * k / n_threads;
         t->end = data_start + span * (k + 1) / n_threads;
         t->all = threads;
